@@ -1,0 +1,30 @@
+"""The provider extension point: one async method that turns a Request into a ProviderResponse.
+
+Providers are thin: they map records to the vendor's API and classify failures as retryable or not
+(by raising ProviderError). Caching, retries, rate limits and concurrency live once, in evalkit.model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from evalkit.model_spec import ModelSpec
+from evalkit.records import ProviderResponse, Request
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Serves one model."""
+
+    async def generate(self, request: Request) -> ProviderResponse:
+        """Make one call. Raise evalkit.errors.ProviderError (retryable or not) on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections or model memory."""
+        ...
+
+
+ProviderFactory = Callable[[ModelSpec], Provider]
+"""Builds a provider for a spec; must raise ConfigError/MissingDependencyError up front (e.g. a missing key)."""

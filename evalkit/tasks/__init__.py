@@ -1,0 +1,36 @@
+"""Tasks: one module per kind of evaluation, registered here by name.
+
+A task factory takes the suite's `task_args` mapping (and the suite file path, for error messages) and
+returns a Task. Third-party tasks register through the entry-point group `evalkit.tasks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from evalkit.registry import Registry
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task
+
+__all__ = ["ScoringContext", "SummaryContext", "Task", "TaskFactory", "create_task", "tasks"]
+
+TaskFactory = Callable[[Mapping[str, Any], Path], Task]
+
+tasks: Registry[TaskFactory] = Registry("task", "evalkit.tasks")
+
+
+def _lazy(module: str, factory: str) -> TaskFactory:
+    def make(args: Mapping[str, Any], suite_path: Path) -> Task:
+        return getattr(import_module(module), factory)(args, suite_path)
+
+    return make
+
+
+tasks.register("classification")(_lazy("evalkit.tasks.classification", "create"))
+
+
+def create_task(name: str, args: Mapping[str, Any], suite_path: Path) -> Task:
+    """Build the task `name` from its suite arguments."""
+    return tasks.get(name, where=str(suite_path))(args, suite_path)

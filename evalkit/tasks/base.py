@@ -1,0 +1,54 @@
+"""The task extension point: load nothing, prompt nothing; only score outputs and summarise scores.
+
+The runner owns data loading (evalkit.loaders) and prompt rendering (evalkit.prompts); a task says how one
+sample's outputs are scored and how all scores become metrics and paired comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from evalkit.records import Generation, Sample, SampleResult, TaskSummary
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What a task may use while scoring: the seed, and (for judge tasks) the judge model."""
+
+    seed: int = 0
+    judge: Any | None = None
+    """An evalkit.model.Model serving the judge, when the suite configures one."""
+
+
+@dataclass(frozen=True)
+class SummaryContext:
+    """What a task needs to summarise: model order, the reference model and the bootstrap settings."""
+
+    models: tuple[str, ...]
+    reference: str
+    seed: int = 0
+    n_bootstrap: int = 2000
+    confidence: float = 0.95
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Scores model outputs for one kind of evaluation (classification, pairwise judging, ...)."""
+
+    name: str
+
+    def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
+        """Variables available to this task's prompt templates for `sample` (besides `input` and fields)."""
+        ...
+
+    async def score(self, sample: Sample, generations: Mapping[str, Generation],
+                    ctx: ScoringContext) -> SampleResult:
+        """Score every model's generation of one sample (keyed by model name)."""
+        ...
+
+    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+                  ctx: SummaryContext) -> TaskSummary:
+        """Metrics per model and paired comparisons against the reference model."""
+        ...
