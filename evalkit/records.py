@@ -76,6 +76,10 @@ class Request(Record):
 
     prompt: Prompt
     params: GenerationParams = GenerationParams()
+    sample_id: str = ""
+    """The sample this call is for (used by the `replay` provider; not part of the cache key)."""
+    attempt: int = 0
+    """Repeated attempts at the same item (sampling) get distinct cache keys through this."""
 
 
 # ---------------------------------------------------------------------------------------------------------
