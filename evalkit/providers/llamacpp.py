@@ -1,0 +1,150 @@
+"""The `llamacpp` provider: in-process GGUF inference with `llama-cpp-python`, optionally with a LoRA adapter.
+
+`spec.model` is the alias `gemma3-270m` (the embedded base model, see evalkit.embedded_model) or a path to a
+.gguf file; `spec.adapter` an optional GGUF LoRA adapter. The model is loaded on the first call. A llama
+context is not thread-safe, so every call runs in a worker thread while holding one lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from evalkit.embedded_model import EMBEDDED_BASE_ALIAS, embedded_base_gguf
+from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
+from evalkit.model_spec import ModelSpec
+from evalkit.providers._http import label
+from evalkit.records import ProviderResponse, Request, Usage
+
+__all__ = ["LlamaCppProvider"]
+
+_OPTIONS = {"n_ctx": int, "n_threads": int, "seed": int}
+DEFAULT_N_CTX = 2048
+
+
+class LlamaCppProvider:
+    """Completion prompts → `create_completion`; chat → `create_chat_completion` (the GGUF's chat template).
+
+    Options: `n_ctx` (default 2048), `n_threads` (default: all CPUs), `seed` (the context's default seed).
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        for name, value in spec.options.items():
+            if name not in _OPTIONS:
+                raise ConfigError(f"{label(spec)}: unknown option {name!r} for provider 'llamacpp'; "
+                                  f"allowed: {sorted(_OPTIONS)}")
+            if not isinstance(value, int) or isinstance(value, bool) or (name != "seed" and value < 1):
+                raise ConfigError(f"{label(spec)}: option {name!r} must be a positive integer, got {value!r}")
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise MissingDependencyError("llama-cpp-python", f"{label(spec)} (provider 'llamacpp')") from exc
+        self._llama_cpp = llama_cpp
+        self.model_path = self._resolve_model(spec)
+        self.adapter_path: Path | None = None
+        if spec.adapter:
+            self.adapter_path = Path(spec.adapter).expanduser()
+            if not self.adapter_path.is_file():
+                raise ConfigError(f"{label(spec)}: LoRA adapter {self.adapter_path} does not exist; "
+                                  "`adapter` must be the path of a GGUF LoRA file")
+        self._lock = threading.Lock()
+        self._llm: Any = None
+
+    @staticmethod
+    def _resolve_model(spec: ModelSpec) -> Path:
+        if spec.model == EMBEDDED_BASE_ALIAS:
+            return embedded_base_gguf()
+        path = Path(spec.model).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{label(spec)}: GGUF file {path} does not exist; `model` must be a path to a "
+                              f".gguf file or the alias '{EMBEDDED_BASE_ALIAS}' (the embedded base model)")
+        return path
+
+    async def generate(self, request: Request) -> ProviderResponse:
+        """One completion, run in a worker thread; deterministic local failures are not retryable."""
+        return await asyncio.to_thread(self._generate_locked, request)
+
+    async def aclose(self) -> None:
+        """Free the model (waits for a call in progress to finish)."""
+        await asyncio.to_thread(self._unload)
+
+    # -------------------------------------------------------------------------------------------------------
+
+    def _load(self) -> Any:
+        """The Llama instance, created on first use (caller holds the lock)."""
+        if self._llm is None:
+            opts = self.spec.options
+            kwargs: dict[str, Any] = {
+                "model_path": str(self.model_path),
+                "n_ctx": opts.get("n_ctx", DEFAULT_N_CTX),
+                "n_threads": opts.get("n_threads", os.cpu_count() or 1),
+                "verbose": False,
+            }
+            if "seed" in opts:
+                kwargs["seed"] = opts["seed"]
+            if self.adapter_path is not None:
+                kwargs["lora_path"] = str(self.adapter_path)
+            try:
+                self._llm = self._llama_cpp.Llama(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - a corrupt file fails the same way every time
+                what = f"{self.model_path}" + (f" with adapter {self.adapter_path}" if self.adapter_path else "")
+                raise ProviderError(f"{label(self.spec)}: llama.cpp could not load {what}: {exc}",
+                                    retryable=False) from exc
+        return self._llm
+
+    def _generate_locked(self, request: Request) -> ProviderResponse:
+        with self._lock:
+            llm = self._load()
+            try:
+                if request.prompt.is_chat:
+                    result = llm.create_chat_completion(**self._chat_kwargs(request))
+                    text = result["choices"][0]["message"].get("content")
+                else:
+                    result = llm.create_completion(**self._completion_kwargs(request))
+                    text = result["choices"][0].get("text")
+            except Exception as exc:  # noqa: BLE001 - e.g. a prompt longer than n_ctx: retrying cannot help
+                raise ProviderError(f"{label(self.spec)}: llama.cpp generation failed: {type(exc).__name__}: "
+                                    f"{exc}", retryable=False) from exc
+        usage = result.get("usage") or {}
+        return ProviderResponse(
+            text=text or "",
+            usage=Usage(prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens")),
+            finish_reason=result["choices"][0].get("finish_reason"),
+        )
+
+    def _sampling_kwargs(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        kwargs: dict[str, Any] = {"max_tokens": params.max_tokens, "temperature": params.temperature,
+                                  "top_p": params.top_p, "stop": list(params.stop)}
+        if params.seed is not None:
+            kwargs["seed"] = params.seed
+        return kwargs
+
+    def _completion_kwargs(self, request: Request) -> dict[str, Any]:
+        kwargs = self._sampling_kwargs(request)
+        kwargs["prompt"] = request.prompt.text
+        if request.params.json_schema is not None:
+            # The chat API builds this grammar from response_format; the completion API takes it directly.
+            kwargs["grammar"] = self._llama_cpp.LlamaGrammar.from_json_schema(
+                json.dumps(request.params.json_schema), verbose=False)
+        return kwargs
+
+    def _chat_kwargs(self, request: Request) -> dict[str, Any]:
+        kwargs = self._sampling_kwargs(request)
+        kwargs["messages"] = [{"role": m.role, "content": m.content} for m in request.prompt.messages]
+        if request.params.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.params.json_schema}
+        return kwargs
+
+    def _unload(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                close = getattr(self._llm, "close", None)
+                if close is not None:
+                    close()
+                self._llm = None

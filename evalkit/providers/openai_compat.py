@@ -1,0 +1,157 @@
+"""The `openai` provider: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, TGI) via `openai`.
+
+Chat prompts go to `/chat/completions`; completion-style text prompts go to the legacy `/completions`
+endpoint, which is how servers expose base (non-chat) models. `base_url` includes the API prefix, e.g.
+`http://localhost:8000/v1`. SDK retries are off: evalkit.model owns retries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
+from evalkit.model_spec import ModelSpec
+from evalkit.providers import _http
+from evalkit.records import ProviderResponse, Request, Usage
+
+__all__ = ["OpenAIProvider"]
+
+_VENDOR = "OpenAI-compatible"
+PLACEHOLDER_KEY = "not-needed"
+"""Sent when no `api_key_env` is configured: local servers ignore the key but the SDK requires one."""
+_OPTIONS = ("headers",)
+
+
+class OpenAIProvider:
+    """Calls `chat.completions.create` for messages and `completions.create` for raw text prompts.
+
+    Options: `headers`, a mapping of extra HTTP headers sent with every request.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        if not spec.base_url:
+            raise ConfigError(f"{_http.label(spec)}: provider 'openai' needs `base_url`, the endpoint's API root "
+                              "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama)")
+        unknown = sorted(set(spec.options) - set(_OPTIONS))
+        if unknown:
+            raise ConfigError(f"{_http.label(spec)}: unknown option(s) {unknown} for provider 'openai'; "
+                              f"allowed: {list(_OPTIONS)}")
+        headers = spec.options.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in headers.items()):
+            raise ConfigError(f"{_http.label(spec)}: option `headers` must map header names to strings, "
+                              f"got {type(headers).__name__}")
+        if spec.api_key_env:
+            key = os.environ.get(spec.api_key_env, "").strip()
+            if not key:
+                raise ConfigError(f"{_http.label(spec)}: no API key: the environment variable {spec.api_key_env} "
+                                  "is unset or empty. Export it, or drop `api_key_env` for a server without keys.")
+            self._key: str | None = key
+        else:
+            key, self._key = PLACEHOLDER_KEY, None
+        try:
+            import openai
+        except ImportError as exc:
+            raise MissingDependencyError("openai", f"{_http.label(spec)} (provider 'openai')") from exc
+        self._openai = openai
+        self._client = openai.AsyncOpenAI(base_url=spec.base_url, api_key=key, max_retries=0,
+                                          timeout=spec.timeout_s, default_headers=headers or None)
+
+    async def generate(self, request: Request) -> ProviderResponse:
+        """One chat or text completion; ProviderError classified as retryable or not on any failure."""
+        try:
+            if request.prompt.is_chat:
+                response = await self._client.chat.completions.create(**self._chat_kwargs(request))
+            else:
+                response = await self._client.completions.create(**self._completion_kwargs(request))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
+            raise self._classify(exc) from exc
+        return self._response(response, chat=request.prompt.is_chat)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client.close()
+
+    # -------------------------------------------------------------------------------------------------------
+
+    def _common_kwargs(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        kwargs: dict[str, Any] = {"model": self.spec.model, "temperature": params.temperature,
+                                  "max_tokens": params.max_tokens, "top_p": params.top_p}
+        if params.seed is not None:
+            kwargs["seed"] = params.seed
+        if params.stop:
+            kwargs["stop"] = list(params.stop)
+        return kwargs
+
+    def _chat_kwargs(self, request: Request) -> dict[str, Any]:
+        kwargs = self._common_kwargs(request)
+        kwargs["messages"] = [{"role": m.role, "content": m.content} for m in request.prompt.messages]
+        if request.params.json_schema is not None:
+            kwargs["response_format"] = _response_format(request.params.json_schema)
+        return kwargs
+
+    def _completion_kwargs(self, request: Request) -> dict[str, Any]:
+        kwargs = self._common_kwargs(request)
+        kwargs["prompt"] = request.prompt.text
+        if request.params.json_schema is not None:
+            # Not part of OpenAI's legacy completions API, but vLLM and llama.cpp's server read it there.
+            kwargs["extra_body"] = {"response_format": _response_format(request.params.json_schema)}
+        return kwargs
+
+    def _response(self, response: Any, *, chat: bool) -> ProviderResponse:
+        choices = getattr(response, "choices", None) or []
+        if not choices:
+            raise _http.malformed_error(self.spec, _VENDOR, "the response has no choices", self._key)
+        choice = choices[0]
+        if chat:
+            message = getattr(choice, "message", None)
+            if message is None:
+                raise _http.malformed_error(self.spec, _VENDOR, "choices[0] has no message", self._key)
+            text = message.content
+        else:
+            text = getattr(choice, "text", None)
+        if text is not None and not isinstance(text, str):
+            raise _http.malformed_error(self.spec, _VENDOR, f"content is a {type(text).__name__}, not text",
+                                        self._key)
+        usage = getattr(response, "usage", None)
+        return ProviderResponse(
+            text=text or "",
+            usage=Usage(prompt_tokens=getattr(usage, "prompt_tokens", None),
+                        completion_tokens=getattr(usage, "completion_tokens", None)),
+            finish_reason=getattr(choice, "finish_reason", None),
+        )
+
+    def _classify(self, exc: Exception) -> ProviderError:
+        oa = self._openai
+        if isinstance(exc, ProviderError):
+            return exc
+        # Timeout first: APITimeoutError is a subclass of APIConnectionError.
+        if isinstance(exc, oa.APITimeoutError):
+            return _http.timeout_error(self.spec, _VENDOR, exc)
+        if isinstance(exc, oa.APIConnectionError):
+            return _http.connection_error(self.spec, _VENDOR, exc.__cause__ or exc, self._key)
+        if isinstance(exc, oa.APIStatusError):
+            return _http.status_error(self.spec, _VENDOR, exc.status_code, exc.response.headers,
+                                      _body_text(exc), self._key)
+        if isinstance(exc, oa.APIResponseValidationError):
+            return _http.malformed_error(self.spec, _VENDOR, str(exc), self._key, exc.status_code)
+        if isinstance(exc, json.JSONDecodeError):  # a 200 whose body is not JSON
+            return _http.malformed_error(self.spec, _VENDOR, f"invalid JSON body ({exc.msg})", self._key)
+        return ProviderError(_http.redact(f"{_http.label(self.spec)}: {_VENDOR} call failed: "
+                                          f"{type(exc).__name__}: {exc}", self._key), retryable=False)
+
+
+def _response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}
+
+
+def _body_text(exc: Any) -> str | None:
+    """The error response body, for the message (JSON re-serialized when the SDK already parsed it)."""
+    body = getattr(exc, "body", None)
+    if body is None:
+        return None
+    return body if isinstance(body, str) else json.dumps(body)
