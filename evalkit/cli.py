@@ -1,0 +1,203 @@
+"""The `evalkit` command line. Exit codes: 0 success, 1 a run failed, 2 usage or config error, 130 interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from evalkit.errors import EvalkitError
+from evalkit.version import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _models_arg(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated model names, e.g. base,ft")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="evalkit", description="Evaluate fine-tuned models against their base.")
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a suite on several models and write a comparison report")
+    run.add_argument("suite", help="suite name (see `evalkit suites`) or path to a suite file")
+    run.add_argument("--models", type=_models_arg, required=True, help="comma-separated model names, e.g. base,ft")
+    run.add_argument("--config", type=Path, help="project config (default: ./evalkit.toml when present)")
+    run.add_argument("--limit", type=_positive_int, help="use only the first N samples")
+    run.add_argument("--concurrency", type=_positive_int, help="calls in flight per model (overrides config)")
+    run.add_argument("--out", type=Path, default=Path("reports"), help="folder for run directories (default: reports)")
+    run.add_argument("--no-cache", action="store_true", help="bypass the response cache (always call the models)")
+    run.add_argument("--cache-dir", type=Path, help="response cache folder (default: $EVALKIT_CACHE_DIR or ~/.cache/evalkit)")
+    run.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap (default: 0)")
+    run.add_argument("--reference", help="model the others are compared with (default: the first of --models)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    report = sub.add_parser("report", help="re-render a run's report from stored results (no model call)")
+    report.add_argument("run_dir", type=Path)
+
+    models = sub.add_parser("models", help="list the models that --models can name")
+    models.add_argument("--config", type=Path)
+    models.add_argument("--suite", help="include the models a suite defines (e.g. its demo adapter)")
+
+    sub.add_parser("suites", help="list the available suites")
+
+    demo = sub.add_parser("demo", help="the offline demo's fine-tuned adapters")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    train = demo_sub.add_parser("train", help="retrain a suite's demo LoRA adapter (needs the `train` extra)")
+    train.add_argument("suite")
+    train.add_argument("extra", nargs=argparse.REMAINDER, help="options passed to the trainer (see --help there)")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.config import load_config
+    from evalkit.runner import RunOptions, prepare
+    from evalkit.suite import load_suite
+
+    suite = load_suite(args.suite)
+    config = load_config(args.config)
+    options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
+                         use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
+                         reference=args.reference, show_progress=not args.quiet)
+    runner = prepare(suite, config, options, console)
+    try:
+        outcome = asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        runner.mark_interrupted()
+        where = f" Partial results are in {runner.store.path}." if runner.store else ""
+        console.print(f"[yellow]Interrupted.[/yellow]{where} Every finished call is cached: run the same command "
+                      "again to resume without repeating them.")
+        return EXIT_INTERRUPTED
+    _print_headline(outcome.result, console)
+    calls = ", ".join(f"{m}: {n} calls, {outcome.cache_hits[m]} cached" for m, n in outcome.calls.items())
+    console.print(f"Model calls: {calls}")
+    failed = sum(1 for g in outcome.result.generations if not g.ok)
+    if failed:
+        console.print(f"[yellow]{failed} generation(s) failed after retries; they are listed in the report.[/yellow]")
+    print(outcome.run_dir / "report.html")
+    return EXIT_OK
+
+
+def _print_headline(result, console: Console) -> None:
+    summary = result.summary
+    models = list(summary.metrics)
+    table = Table(title=f"{result.info.suite} ({result.info.task})")
+    table.add_column("metric")
+    for m in models:
+        table.add_column(m, justify="right")
+    names: list[str] = []
+    for m in models:
+        for mv in summary.metrics[m]:
+            if mv.name not in names:
+                names.append(mv.name)
+    by = {(m, mv.name): mv for m in models for mv in summary.metrics[m]}
+    deltas = {(c.model, c.metric): c for c in summary.comparisons}
+    for name in names:
+        row = [name]
+        for m in models:
+            mv = by.get((m, name))
+            cell = "—" if mv is None or mv.value is None else f"{mv.value:.4g}"
+            comp = deltas.get((m, name))
+            if comp is not None and comp.delta is not None:
+                mark = "*" if comp.significant else ""
+                cell += f" ({comp.delta:+.3g}{mark})"
+            row.append(cell)
+        table.add_row(*row)
+    console.print(table)
+    console.print("(+x) = delta vs the reference model; * = its 95% CI excludes zero")
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.report import write_report
+    from evalkit.store import RunStore
+
+    run = RunStore(args.run_dir).read_run()
+    if run.info.status != "complete":
+        console.print(f"[yellow]Run status is '{run.info.status}': the report shows what was stored.[/yellow]")
+    write_report(run, args.run_dir)
+    print(args.run_dir / "report.html")
+    return EXIT_OK
+
+
+def _cmd_models(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.config import known_models, load_config
+    from evalkit.suite import load_suite
+
+    config = load_config(args.config)
+    suite = load_suite(args.suite) if args.suite else None
+    table = Table(title="models")
+    for col in ("name", "provider", "model", "adapter", "defined in"):
+        table.add_column(col)
+    for name, (source, raw) in sorted(known_models(config, suite).items()):
+        table.add_row(name, str(raw.get("provider", "")), str(raw.get("model", "")), str(raw.get("adapter") or ""), source)
+    console.print(table)
+    if suite is None:
+        console.print("Demo fine-tuned models (`ft`) are defined per suite: see `evalkit models --suite news`.")
+    return EXIT_OK
+
+
+def _cmd_suites(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.suite import available_suites, load_suite
+
+    table = Table(title="suites")
+    for col in ("name", "task", "description", "file"):
+        table.add_column(col)
+    for name, path in available_suites().items():
+        try:
+            s = load_suite(str(path))
+            table.add_row(name, s.task, s.description.strip().splitlines()[0] if s.description else "", str(path))
+        except EvalkitError as exc:
+            table.add_row(name, "?", f"[red]invalid: {exc}[/red]", str(path))
+    console.print(table)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from evalkit.training.cli import main as train_main
+    except ImportError as exc:
+        raise EvalkitError(f"training needs the `train` extra (pip install -e '.[train]'): {exc}") from None
+    return int(train_main([args.suite, *args.extra]) or 0)
+
+
+_COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `evalkit` command."""
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        return _COMMANDS[args.command](args, console)
+    except EvalkitError as exc:
+        # Plain print: an error message may quote user text that rich would read as markup.
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The project config (`evalkit.toml`): model definitions, provider defaults and the price table.
+
+A model name given to `--models` resolves, first match wins, through: the project config's `[models.NAME]`,
+the suite's own `models:` section (the demo adapters), then the built-in embedded models.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalkit.errors import ConfigError
+from evalkit.model_spec import ModelSpec, Price
+from evalkit.suite import SuiteSpec, format_validation_error
+
+CONFIG_FILE = "evalkit.toml"
+
+EMBEDDED_BASE = "gemma3-270m"
+"""Alias of the embedded base model (Gemma 3 270M Q4_K_M from PyPI), served by llama.cpp."""
+
+BUILTIN_MODELS: Mapping[str, Mapping[str, Any]] = {
+    "base": {"provider": "llamacpp", "model": EMBEDDED_BASE, "concurrency": 1, "timeout_s": 600.0,
+             "metadata": {"description": "Gemma 3 270M pretrained (embedded, offline)"}},
+}
+"""Models that exist without any config. The embedded `ft` is suite-specific: each demo suite names its
+own LoRA adapter in its `models:` section."""
+
+# Keys whose values are file paths, resolved against the file that defined them.
+_PATH_KEYS = ("adapter", "path")
+
+
+class ProviderDefaults(BaseModel):
+    """Defaults applied to every model of one provider (any ModelSpec field)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class ProjectConfig(BaseModel):
+    """A parsed `evalkit.toml`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """`[models.NAME]` tables: ModelSpec fields (provider, model, base_url, api_key_env, adapter, ...)."""
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """`[providers.NAME]` tables: defaults for every model of that provider (e.g. requests_per_second)."""
+    prices: dict[str, Price] = Field(default_factory=dict)
+    """`[prices."MODEL_ID"]` tables, USD per 1M tokens; keys may be glob patterns (`ft:open-mistral-7b:*`)."""
+    path: Path | None = None
+    """The file this was read from (None: no project config)."""
+
+    def price_for(self, model_id: str) -> Price | None:
+        """The price of a model id: exact key first, then the first matching glob pattern, else None."""
+        if model_id in self.prices:
+            return self.prices[model_id]
+        for pattern, price in self.prices.items():
+            if fnmatch.fnmatchcase(model_id, pattern):
+                return price
+        return None
+
+
+def load_config(path: Path | None = None) -> ProjectConfig:
+    """Read `path`, or `./evalkit.toml` when it exists, else an empty config."""
+    if path is None:
+        candidate = Path.cwd() / CONFIG_FILE
+        if not candidate.is_file():
+            return ProjectConfig()
+        path = candidate
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    base = path.resolve().parent
+    models = {name: _resolve_paths(dict(table), base) for name, table in raw.pop("models", {}).items()}
+    try:
+        return ProjectConfig(**raw, models=models, path=path.resolve())
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _resolve_paths(table: dict[str, Any], base: Path) -> dict[str, Any]:
+    for key in _PATH_KEYS:
+        if isinstance(table.get(key), str) and not Path(table[key]).is_absolute():
+            table[key] = str((base / table[key]).resolve())
+    if isinstance(table.get("model"), str) and table["model"].endswith(".gguf") and not Path(table["model"]).is_absolute():
+        table["model"] = str((base / table["model"]).resolve())
+    return table
+
+
+def known_models(config: ProjectConfig, suite: SuiteSpec | None = None) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Every model name that resolves, with where it is defined and its raw table."""
+    found: dict[str, tuple[str, Mapping[str, Any]]] = {n: ("built-in", t) for n, t in BUILTIN_MODELS.items()}
+    if suite is not None:
+        found.update({n: (str(suite.path), t) for n, t in suite.models.items()})
+    found.update({n: (str(config.path), t) for n, t in config.models.items()})
+    return found
+
+
+def resolve_model(name: str, config: ProjectConfig, suite: SuiteSpec | None = None) -> ModelSpec:
+    """The ModelSpec for a `--models` name."""
+    known = known_models(config, suite)
+    if name not in known:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        where = f" (project config: {config.path})" if config.path else f" (no {CONFIG_FILE} in {Path.cwd()})"
+        raise ConfigError(f"unknown model '{name}'{where}. Known models: {', '.join(sorted(known))}. "
+                          f"Define it under [models.{name}] in {CONFIG_FILE}.{hint}")
+    source, table = known[name]
+    table = dict(table)
+    if suite is not None and source == str(suite.path):
+        table = _resolve_paths(table, suite.directory)
+    provider = table.get("provider")
+    merged = {**config.providers.get(str(provider), {}), **table} if provider else table
+    try:
+        spec = ModelSpec(name=name, **merged)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: model '{name}': {format_validation_error(exc)}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{source}: model '{name}': {exc}") from None
+    if spec.price is None:
+        price = config.price_for(spec.model)
+        if price is not None:
+            spec = spec.model_copy(update={"price": price})
+    return spec
+
+
+def resolve_models(names: Sequence[str], config: ProjectConfig, suite: SuiteSpec | None = None) -> list[ModelSpec]:
+    """ModelSpecs for `--models a,b,c`, in order; names must be distinct."""
+    if not names:
+        raise ConfigError("--models: give at least one model name, e.g. --models base,ft")
+    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    if dupes:
+        raise ConfigError(f"--models: each model may appear once; repeated: {', '.join(dupes)}")
+    return [resolve_model(n, config, suite) for n in names]

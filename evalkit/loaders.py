@@ -1,0 +1,119 @@
+"""Read a suite's samples from a local JSONL/CSV file or a Hugging Face dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import DataError
+from evalkit.records import Sample
+from evalkit.suite import DataSpec
+
+
+def _to_sample(row: Mapping[str, Any], fields: Mapping[str, str], where: str) -> Sample:
+    """Map one row to a Sample; `where` names the file and line for errors."""
+    id_col, input_col = fields.get("id", "id"), fields.get("input", "input")
+    target_col = fields.get("target")
+    missing = [c for c in (id_col, input_col) if c not in row]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+                        f"the row has {', '.join(repr(c) for c in row) or 'no columns'}")
+    if row[input_col] is None or not isinstance(row[input_col], str | int | float):
+        raise DataError(f"{where}: column {input_col!r} must be text, got {type(row[input_col]).__name__}")
+    target = row.get(target_col) if target_col else None
+    used = {id_col, input_col, target_col}
+    return Sample(
+        id=str(row[id_col]),
+        input=str(row[input_col]),
+        target=None if target is None else str(target),
+        fields={k: v for k, v in row.items() if k not in used},
+    )
+
+
+def _check_unique(samples: list[Sample], where: str) -> None:
+    seen: dict[str, int] = {}
+    for i, s in enumerate(samples, 1):
+        if s.id in seen:
+            raise DataError(f"{where}: duplicated id {s.id!r} (rows {seen[s.id]} and {i})")
+        seen[s.id] = i
+
+
+def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; errors name the file and line."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+                if not isinstance(obj, dict):
+                    raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                yield lineno, obj
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def load_jsonl(path: Path, fields: Mapping[str, str]) -> list[Sample]:
+    """Samples from a JSONL file, one object per line."""
+    samples = [_to_sample(obj, fields, f"{path}:{lineno}") for lineno, obj in read_jsonl(path)]
+    if not samples:
+        raise DataError(f"{path}: no samples (the file is empty)")
+    _check_unique(samples, str(path))
+    return samples
+
+
+def load_csv(path: Path, fields: Mapping[str, str]) -> list[Sample]:
+    """Samples from a CSV file with a header row."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    # Line numbers count the header as line 1.
+    samples = [_to_sample(row, fields, f"{path}:{i + 2}") for i, row in enumerate(rows)]
+    if not samples:
+        raise DataError(f"{path}: no samples (the file is empty or has only a header)")
+    _check_unique(samples, str(path))
+    return samples
+
+
+def load_hf(spec: DataSpec) -> list[Sample]:
+    """Samples from a Hugging Face dataset (needs the dataset in the local cache when offline)."""
+    import datasets  # heavy; only suites that ask for it pay the import
+
+    try:
+        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split)
+    except Exception as exc:  # datasets raises many types; all mean "could not load"
+        raise DataError(f"Hugging Face dataset {spec.path!r} (config {spec.name!r}, split {spec.split!r}) "
+                        f"could not be loaded: {exc}") from None
+    where = f"{spec.path}[{spec.split}]"
+    samples = [_to_sample(row, spec.fields, f"{where} row {i}") for i, row in enumerate(ds)]
+    if not samples:
+        raise DataError(f"{where}: no samples")
+    _check_unique(samples, where)
+    return samples
+
+
+def resolve_data_path(spec: DataSpec, base_dir: Path, path: str | None = None) -> Path:
+    """A data path relative to the suite folder, checked to exist."""
+    p = Path(path or spec.path)
+    p = p if p.is_absolute() else base_dir / p
+    if not p.is_file():
+        raise DataError(f"data file not found: {p}")
+    return p
+
+
+def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
+    """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
+    if spec.source == "hf" and split_path is None:
+        return load_hf(spec)
+    path = resolve_data_path(spec, base_dir, split_path)
+    if spec.source == "csv" or path.suffix == ".csv":
+        return load_csv(path, spec.fields)
+    return load_jsonl(path, spec.fields)

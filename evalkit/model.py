@@ -1,0 +1,116 @@
+"""The fat wrapper around a thin provider: cache, retries, timeouts, rate limit, concurrency, cost.
+
+Every model call in evalkit (compared models and judges alike) goes through Model.generate, which never
+raises for a failed call: after the retry budget it returns a Generation carrying the error, so a failing
+sample is recorded and reported, never retried forever and never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+from evalkit.cache import ResponseCache, cache_key
+from evalkit.errors import ProviderError
+from evalkit.model_spec import ModelSpec, Price
+from evalkit.providers.base import Provider
+from evalkit.ratelimit import RateLimiter
+from evalkit.records import Generation, ProviderResponse, Request, Usage
+from evalkit.retry import RetryPolicy
+
+
+def call_cost(price: Price | None, usage: Usage) -> float | None:
+    """USD cost of one call; None when the price or a token count is unknown (unknown is never zero)."""
+    if price is None or usage.prompt_tokens is None or usage.completion_tokens is None:
+        return None
+    return (usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok) / 1e6
+
+
+@dataclass
+class CallStats:
+    """Counters of one model's calls during a run."""
+
+    calls: int = 0
+    """Requests actually sent to the provider (retries included)."""
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0
+
+
+@dataclass
+class Model:
+    """A provider with the policies every call needs."""
+
+    spec: ModelSpec
+    provider: Provider
+    cache: ResponseCache | None = None
+    limiter: RateLimiter | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    seed: int = 0
+    stats: CallStats = field(default_factory=CallStats)
+
+    def __post_init__(self) -> None:
+        self._semaphore = asyncio.Semaphore(self.spec.concurrency)
+        self._rng = random.Random(self.seed)
+        # Predictions replayed from a file must be re-read every run, not frozen in the cache.
+        self._cacheable = self.cache is not None and getattr(self.provider, "cacheable", True)
+
+    @property
+    def name(self) -> str:
+        """The model's name in `--models`."""
+        return self.spec.name
+
+    async def generate(self, request: Request) -> Generation:
+        """One call with caching and bounded retries; failures come back as a Generation with `error`."""
+        key = cache_key(self.spec, request) if self._cacheable else ""
+        if self._cacheable and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                response, latency = hit
+                return self._generation(request, response, latency, cached=True, retries=0)
+        async with self._semaphore:
+            return await self._call_with_retries(request, key)
+
+    async def _call_with_retries(self, request: Request, key: str) -> Generation:
+        retries = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            self.stats.calls += 1
+            start = time.perf_counter()
+            try:
+                response = await asyncio.wait_for(self.provider.generate(request), self.spec.timeout_s)
+            except (TimeoutError, asyncio.TimeoutError):
+                error = ProviderError(f"timed out after {self.spec.timeout_s:g} s", retryable=True)
+            except ProviderError as exc:
+                error = exc
+            except Exception as exc:  # a provider bug must fail this sample, not the whole run
+                error = ProviderError(f"{type(exc).__name__}: {exc}", retryable=False)
+            else:
+                latency = time.perf_counter() - start
+                if self._cacheable and self.cache is not None:
+                    self.cache.put(key, response, latency)
+                return self._generation(request, response, latency, cached=False, retries=retries)
+            if not error.retryable or retries >= self.spec.max_retries:
+                self.stats.failures += 1
+                reason = "not retryable" if not error.retryable else f"gave up after {retries + 1} tries"
+                return Generation(sample_id=request.sample_id, model=self.name, model_id=self.spec.model,
+                                  attempt=request.attempt, prompt=request.prompt,
+                                  error=f"{error} ({reason})", retries=retries)
+            await asyncio.sleep(self.retry.delay(retries, error.retry_after, self._rng))
+            retries += 1
+            self.stats.retries += 1
+
+    def _generation(self, request: Request, response: ProviderResponse, latency: float | None, *,
+                    cached: bool, retries: int) -> Generation:
+        return Generation(sample_id=request.sample_id, model=self.name, model_id=self.spec.model,
+                          attempt=request.attempt, prompt=request.prompt, output=response.text,
+                          latency_s=latency, usage=response.usage,
+                          cost_usd=call_cost(self.spec.price, response.usage), cached=cached, retries=retries)
+
+    async def aclose(self) -> None:
+        """Release the provider."""
+        await self.provider.aclose()

@@ -1,0 +1,43 @@
+"""Render a suite's prompt profile for one sample into a Prompt (chat messages or completion text)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from evalkit.errors import ConfigError
+from evalkit.records import Message, Prompt, Sample
+from evalkit.suite import PromptSpec
+
+# Prompts are plain text, not HTML: no autoescaping. StrictUndefined turns a typo in a template variable
+# into an error instead of an empty string silently sent to every model.
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
+
+
+def template_vars(sample: Sample, task_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables a template sees: the sample's fields, task variables, then `id` and `input`."""
+    return {**sample.fields, **task_vars, "id": sample.id, "input": sample.input}
+
+
+def render_prompt(spec: PromptSpec, sample: Sample, task_vars: Mapping[str, Any], *, where: str) -> Prompt:
+    """The Prompt for `sample` under profile `spec`; `where` names the suite and profile for errors."""
+    variables = template_vars(sample, task_vars)
+    try:
+        body = _compile(spec.template).render(variables)
+        system = _compile(spec.system).render(variables) if spec.system else None
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"{where}: template syntax error at line {exc.lineno}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"{where}: {exc.message}; available variables: {', '.join(sorted(variables))}") from None
+    if spec.style == "completion":
+        return Prompt(text=body)
+    messages = ([Message(role="system", content=system)] if system else []) + [Message(role="user", content=body)]
+    return Prompt(messages=tuple(messages))

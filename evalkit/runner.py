@@ -1,0 +1,250 @@
+"""Run a suite: samples -> generations (per model, concurrently) -> scores -> metrics -> report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from evalkit.version import __version__
+from evalkit.cache import ResponseCache
+from evalkit.config import ProjectConfig, resolve_models
+from evalkit.errors import ConfigError
+from evalkit.loaders import load_samples
+from evalkit.model import Model
+from evalkit.model_spec import ModelSpec
+from evalkit.operational import operational_metrics
+from evalkit.prompts import render_prompt
+from evalkit.providers import create_provider
+from evalkit.ratelimit import RateLimiter
+from evalkit.records import (Generation, Prompt, PromptTemplate, Request, RunInfo, RunResult, Sample,
+                             SampleResult, TaskSummary)
+from evalkit.report import write_report
+from evalkit.retry import RetryPolicy
+from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SUITE_FILE, SUMMARY_FILE, RunStore,
+                           new_run_dir)
+from evalkit.suite import SuiteSpec
+from evalkit.tasks import ScoringContext, SummaryContext, Task, create_task
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices for one run."""
+
+    models: tuple[str, ...]
+    limit: int | None = None
+    concurrency: int | None = None
+    """Overrides every model's configured concurrency."""
+    out_dir: Path = Path("reports")
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    seed: int = 0
+    reference: str | None = None
+    attempts: int = 1
+    show_progress: bool = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished run returns to its caller."""
+
+    run_dir: Path
+    result: RunResult
+    calls: dict[str, int]
+    """Requests sent to each model's provider (0 for a run served entirely from the cache)."""
+    cache_hits: dict[str, int]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def bounded_map(fn: Callable[[T], Awaitable[U]], items: Iterable[T], concurrency: int) -> list[U]:
+    """Apply an async fn to items with at most `concurrency` in flight; results in input order.
+
+    Workers pull from a shared iterator instead of one coroutine per item, so memory stays flat at 100k items.
+    """
+    indexed = list(enumerate(items))
+    results: list[U | None] = [None] * len(indexed)
+    it = iter(indexed)
+
+    async def worker() -> None:
+        for i, item in it:
+            results[i] = await fn(item)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(indexed))))))
+    return results  # type: ignore[return-value]
+
+
+def build_prompts(suite: SuiteSpec, task: Task, specs: Sequence[ModelSpec],
+                  samples: Sequence[Sample]) -> tuple[dict[str, list[Prompt]], tuple[PromptTemplate, ...]]:
+    """Each model's prompt for each sample, and the prompt profiles used (for the report)."""
+    prompts: dict[str, list[Prompt]] = {}
+    used: dict[str, list[str]] = {}
+    for spec in specs:
+        profile, prompt_spec = suite.prompt_for(spec.name, spec.prompt)
+        used.setdefault(profile, []).append(spec.name)
+        where = f"{suite.path}: prompts.{profile}"
+        prompts[spec.name] = [render_prompt(prompt_spec, s, task.prompt_vars(s), where=where) for s in samples]
+    templates = tuple(PromptTemplate(profile=p, style=suite.prompts[p].style, system=suite.prompts[p].system,
+                                     template=suite.prompts[p].template, models=tuple(m)) for p, m in used.items())
+    return prompts, templates
+
+
+def merge_summaries(task_summary: TaskSummary, generations: Sequence[Generation], models: Sequence[str],
+                    reference: str, seed: int) -> TaskSummary:
+    """Add latency, token and cost metrics (common to every task) to the task's own summary."""
+    ops_metrics, ops_comparisons = operational_metrics(generations, models, reference, seed=seed)
+    metrics = {m: tuple(task_summary.metrics.get(m, ())) + tuple(ops_metrics.get(m, ())) for m in models}
+    return task_summary.model_copy(update={"metrics": metrics,
+                                           "comparisons": task_summary.comparisons + tuple(ops_comparisons)})
+
+
+class Runner:
+    """Runs one suite with resolved models; owns the run directory while it runs."""
+
+    def __init__(self, suite: SuiteSpec, specs: Sequence[ModelSpec], options: RunOptions,
+                 console: Console | None = None) -> None:
+        self.suite = suite
+        self.options = options
+        self.console = console or Console(stderr=True)
+        if options.concurrency is not None:
+            specs = [s.model_copy(update={"concurrency": options.concurrency}) for s in specs]
+        self.specs = list(specs)
+        names = [s.name for s in self.specs]
+        self.reference = options.reference or suite.reference or names[0]
+        if self.reference not in names:
+            raise ConfigError(f"--reference: '{self.reference}' is not one of the models being run ({', '.join(names)})")
+        if options.attempts < 1:
+            raise ConfigError(f"--attempts must be >= 1, got {options.attempts}")
+        if options.limit is not None and options.limit < 1:
+            raise ConfigError(f"--limit must be >= 1, got {options.limit}")
+        self.task = create_task(suite.task, suite.task_args, suite.path)
+        self.store: RunStore | None = None
+        self.info: RunInfo | None = None
+
+    def _models(self, cache: ResponseCache | None) -> list[Model]:
+        # Providers are built (keys checked, files found) for every model before any call is made.
+        providers = [create_provider(spec) for spec in self.specs]
+        limiters: dict[tuple[str, str | None], RateLimiter] = {}
+        models = []
+        for spec, provider in zip(self.specs, providers, strict=True):
+            limiter = None
+            if spec.requests_per_second:
+                limiter = limiters.setdefault((spec.provider, spec.base_url), RateLimiter(spec.requests_per_second))
+            models.append(Model(spec=spec, provider=provider, cache=cache, limiter=limiter,
+                                retry=self.options.retry, seed=self.options.seed))
+        return models
+
+    async def run(self) -> RunOutcome:
+        """Execute the whole pipeline and write the run directory."""
+        opts = self.options
+        samples = load_samples(self.suite.data, self.suite.directory)
+        if opts.limit is not None:
+            samples = samples[: opts.limit]
+        prompts, templates = build_prompts(self.suite, self.task, self.specs, samples)
+        params = self.suite.generation
+        if params.seed is None:
+            params = params.model_copy(update={"seed": opts.seed})
+        cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache else None
+        models = self._models(cache)
+
+        run_dir = new_run_dir(opts.out_dir, self.suite.name)
+        self.store = store = RunStore(run_dir)
+        self.info = RunInfo(run_id=run_dir.name, suite=self.suite.name, suite_path=str(self.suite.path),
+                            task=self.suite.task, description=self.suite.description,
+                            models=tuple(s.public_dict() for s in self.specs), reference=self.reference,
+                            seed=opts.seed, limit=opts.limit, started_at=_now(), evalkit_version=__version__,
+                            prompts=templates, generation_params=params.model_dump(mode="json"))
+        store.write_info(self.info)
+        store.write_json(SUITE_FILE, self.suite.model_dump(mode="json"))
+        store.write_records(SAMPLES_FILE, samples)
+        try:
+            generations = await self._generate(models, samples, prompts, params)
+            results = await self._score(samples, generations)
+            names = tuple(s.name for s in self.specs)
+            summary = self.task.summarize(samples, results, SummaryContext(models=names, reference=self.reference,
+                                                                           seed=opts.seed))
+            summary = merge_summaries(summary, generations, names, self.reference, opts.seed)
+            store.write_json(SUMMARY_FILE, summary)
+            self.info = self.info.model_copy(update={"status": "complete", "finished_at": _now()})
+            result = RunResult(info=self.info, samples=tuple(samples), generations=tuple(generations),
+                               results=tuple(results), summary=summary)
+            write_report(result, run_dir)
+            store.write_info(self.info)
+        finally:
+            store.close()
+            for m in models:
+                await m.aclose()
+            if cache is not None:
+                cache.close()
+        return RunOutcome(run_dir=run_dir, result=result,
+                          calls={m.name: m.stats.calls for m in models},
+                          cache_hits={m.name: m.stats.cache_hits for m in models})
+
+    def mark_interrupted(self) -> None:
+        """Record that the run stopped early (what finished stays in generations.jsonl and the cache)."""
+        if self.store is not None and self.info is not None and self.info.status == "running":
+            self.info = self.info.model_copy(update={"status": "interrupted", "finished_at": _now()})
+            self.store.write_info(self.info)
+
+    async def _generate(self, models: Sequence[Model], samples: Sequence[Sample],
+                        prompts: dict[str, list[Prompt]], params) -> list[Generation]:
+        assert self.store is not None
+        store = self.store
+        attempts = self.options.attempts
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+                            disable=not self.options.show_progress)
+
+        async def run_model(model: Model) -> list[Generation]:
+            bar = progress.add_task(model.name, total=len(samples) * attempts)
+            jobs = [(i, a) for i in range(len(samples)) for a in range(attempts)]
+            # Sampling is needed for repeated attempts to differ; greedy attempts would all be identical.
+            run_params = params if attempts == 1 or params.temperature > 0 else params.model_copy(update={"temperature": 0.7})
+
+            async def one(job: tuple[int, int]) -> Generation:
+                i, attempt = job
+                gen = await model.generate(Request(prompt=prompts[model.name][i], params=run_params,
+                                                   sample_id=samples[i].id, attempt=attempt))
+                store.append(GENERATIONS_FILE, gen)
+                progress.advance(bar)
+                return gen
+
+            return await bounded_map(one, jobs, model.spec.concurrency)
+
+        with progress:
+            per_model = await asyncio.gather(*(run_model(m) for m in models))
+        return [g for gens in per_model for g in gens]
+
+    async def _score(self, samples: Sequence[Sample], generations: Sequence[Generation]) -> list[SampleResult]:
+        assert self.store is not None
+        by_sample: dict[str, dict[str, Generation]] = {}
+        for g in generations:
+            if g.attempt == 0:
+                by_sample.setdefault(g.sample_id, {})[g.model] = g
+        ctx = ScoringContext(seed=self.options.seed)
+
+        async def score(sample: Sample) -> SampleResult:
+            return await self.task.score(sample, by_sample.get(sample.id, {}), ctx)
+
+        results = await bounded_map(score, samples, 16)
+        self.store.write_records(RESULTS_FILE, results)
+        return results
+
+
+def prepare(suite: SuiteSpec, config: ProjectConfig, options: RunOptions,
+            console: Console | None = None) -> Runner:
+    """Resolve models and validate everything that can fail before a single call is made."""
+    specs = resolve_models(options.models, config, suite)
+    return Runner(suite, specs, options, console)

@@ -1,0 +1,164 @@
+"""Suite files: small declarative YAML files naming the task, the data, the prompts and demo models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evalkit.errors import ConfigError
+from evalkit.records import GenerationParams
+
+SUITE_FILE = "suite.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSpec(_Strict):
+    """Where a suite's samples come from."""
+
+    source: Literal["jsonl", "csv", "hf"] = "jsonl"
+    """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`."""
+    path: str
+    """Local file (relative to the suite file) or Hugging Face dataset name."""
+    name: str | None = None
+    """Hugging Face config name."""
+    split: str = "test"
+    """Hugging Face split."""
+    fields: dict[str, str] = Field(default_factory=lambda: {"id": "id", "input": "input", "target": "target"})
+    """Maps record fields (`id`, `input`, `target`) to column names; other columns become sample fields."""
+    train_path: str | None = None
+    """Training split of the bundled data (used by `evalkit demo train`), relative to the suite file."""
+
+
+class PromptSpec(_Strict):
+    """One prompt profile: a Jinja2 template over the sample (`input`, its fields, task variables)."""
+
+    style: Literal["chat", "completion"] = "chat"
+    system: str | None = None
+    """System message (chat style only)."""
+    template: str
+
+
+class SuiteSpec(_Strict):
+    """A parsed suite file."""
+
+    name: str
+    description: str = ""
+    task: str
+    task_args: dict[str, Any] = Field(default_factory=dict)
+    data: DataSpec
+    generation: GenerationParams = GenerationParams()
+    prompts: dict[str, PromptSpec]
+    """Prompt profiles by name; `default` is required. A model uses the profile named in its config
+    (`prompt = "..."`), else the profile named like the model, else `default`."""
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Suite-local model definitions (e.g. the demo `ft` adapter for this suite); the project config wins."""
+    reference: str | None = None
+    """The model others are compared with (default: the first of `--models`)."""
+    path: Path = Path(".")
+    """The suite file this was read from (set by the loader)."""
+
+    @model_validator(mode="after")
+    def _has_default_prompt(self) -> SuiteSpec:
+        if "default" not in self.prompts:
+            raise ValueError(f"prompts: a profile named 'default' is required (got: {sorted(self.prompts)})")
+        return self
+
+    @property
+    def directory(self) -> Path:
+        """The folder holding the suite file; relative data paths start here."""
+        return self.path.parent
+
+    def prompt_for(self, model_name: str, profile: str | None) -> tuple[str, PromptSpec]:
+        """The (profile name, prompt) a model uses in this suite."""
+        if profile is not None:
+            if profile not in self.prompts:
+                raise ConfigError(f"{self.path}: model '{model_name}' asks for prompt profile '{profile}', "
+                                  f"which the suite does not define (profiles: {', '.join(sorted(self.prompts))})")
+            return profile, self.prompts[profile]
+        if model_name in self.prompts:
+            return model_name, self.prompts[model_name]
+        return "default", self.prompts["default"]
+
+
+def benchmark_dirs() -> list[Path]:
+    """Folders searched for suites by name: $EVALKIT_BENCHMARKS, ./benchmarks, then the bundled ones."""
+    dirs = [Path(p) for p in os.environ.get("EVALKIT_BENCHMARKS", "").split(os.pathsep) if p]
+    dirs.append(Path.cwd() / "benchmarks")
+    dirs.append(Path(__file__).resolve().parent.parent / "benchmarks")
+    seen: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in seen:
+            seen.append(d.resolve())
+    return seen
+
+
+def available_suites() -> dict[str, Path]:
+    """Suite name -> suite file, over all benchmark folders (earlier folders win)."""
+    found: dict[str, Path] = {}
+    for d in benchmark_dirs():
+        for f in sorted(d.glob(f"*/{SUITE_FILE}")):
+            found.setdefault(f.parent.name, f)
+    return found
+
+
+def resolve_suite_path(name_or_path: str) -> Path:
+    """A suite file path from a suite name or a path to a suite file or folder."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p.resolve()
+    if p.is_dir() and (p / SUITE_FILE).is_file():
+        return (p / SUITE_FILE).resolve()
+    suites = available_suites()
+    if name_or_path in suites:
+        return suites[name_or_path]
+    import difflib
+
+    close = difflib.get_close_matches(name_or_path, suites, n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(f"unknown suite '{name_or_path}': not a file, and not one of the available suites "
+                      f"({', '.join(sorted(suites)) or 'none found'}).{hint}")
+
+
+def load_suite(name_or_path: str) -> SuiteSpec:
+    """Read and validate a suite file; errors name the file and the field."""
+    path = resolve_suite_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a suite file must be a YAML mapping, got {type(raw).__name__}")
+    raw.setdefault("name", path.parent.name)
+    try:
+        return SuiteSpec(**raw, path=path)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field.path: message (got: value)`."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        got = err.get("input")
+        got_text = "" if isinstance(got, dict) else f" (got: {got!r})"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown field")
+        elif err["type"] == "missing":
+            lines.append(f"{loc}: required field is missing")
+        else:
+            lines.append(f"{loc}: {err['msg']}{got_text}")
+    return "; ".join(lines)
