@@ -1,0 +1,281 @@
+"""Classification: parse a model's free-text answer into a label, and score labels. Pure functions.
+
+Policies, stated once:
+
+- An output that matches no label, or several labels with none of them leading the output, parses to
+  INVALID. An INVALID prediction is always *wrong*: it is never dropped, it lowers accuracy and the recall
+  of the true class, and it is counted in `invalid_rate`.
+- The confusion matrix *always* has an INVALID column after the label columns (zeros when no output was
+  invalid), so matrices of different models have the same shape and can be shown side by side.
+- `zero_division` (0.0 or 1.0) is the value of a precision, recall or F1 whose denominator is zero; each
+  time it is used the metric is named in `ClassificationMetrics.undefined`, so a report can say so
+  instead of showing a silent 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+import numpy as np
+
+__all__ = [
+    "INVALID",
+    "ClassReport",
+    "ClassificationMetrics",
+    "batch_scores",
+    "classification_metrics",
+    "encode_labels",
+    "normalize_label",
+    "parse_label",
+]
+
+INVALID = "invalid"
+"""The parsed label of an output that names no class (or names several, ambiguously)."""
+
+# Words a model commonly puts before its answer ("Label: x", "The answer is x", '{"label": "x"}').
+_LEAD_IN = re.compile(
+    r"^(?:(?:the|final|predicted|my)\s+)*"
+    r"(?:label|answer|category|class|classification|prediction|output|result|response)"
+    r"(?:\s+(?:is|would\s+be))?\s+"
+)
+
+_CONNECTORS = frozenset({"or", "and", "nor", "vs", "versus"})
+
+
+def normalize_label(text: str) -> str:
+    """Lowercase; underscores, hyphens and punctuation become spaces; whitespace collapsed.
+
+    >>> normalize_label(" **Not_News-Related.**\\n")
+    'not news related'
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str. Got {type(text).__name__} {text!r} instead.")
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
+
+
+def _candidates(labels: Sequence[str], aliases: Mapping[str, str] | None) -> dict[str, str]:
+    """Normalised phrase -> label, validated: no phrase may stand for two labels."""
+    if isinstance(labels, str) or not labels:
+        raise ValueError(f"labels must be a non-empty sequence of str. Got {labels!r} instead.")
+    phrases: dict[str, str] = {}
+    for label in labels:
+        key = normalize_label(label)
+        if not key:
+            raise ValueError(f"label {label!r} is empty once normalised.")
+        if key == INVALID:
+            raise ValueError(f"label {label!r} is reserved for unparseable outputs; rename the class.")
+        if key in phrases:
+            raise ValueError(f"labels {phrases[key]!r} and {label!r} are the same once normalised ({key!r}).")
+        phrases[key] = label
+    for alias, label in (aliases or {}).items():
+        if label not in labels:
+            raise ValueError(f"alias {alias!r} maps to {label!r}, which must be among {list(labels)}.")
+        key = normalize_label(alias)
+        if not key or key == INVALID:
+            raise ValueError(f"alias {alias!r} is empty or reserved once normalised.")
+        if phrases.get(key, label) != label:
+            raise ValueError(f"alias {alias!r} normalises to {key!r}, which already means {phrases[key]!r}.")
+        phrases[key] = label
+    return phrases
+
+
+def parse_label(output: str, labels: Sequence[str], aliases: Mapping[str, str] | None = None) -> str:
+    """The label `output` names, or INVALID.
+
+    Matching is on normalised text and whole words, longest phrase first, so "not_news_related" is never
+    read as "news_related". A label at the start of the output wins even if more text follows (after an
+    optional lead-in such as "Label:" or "The answer is"); otherwise the output must name exactly one label.
+
+    >>> parse_label("Label: Not news related.", ["news_related", "not_news_related"])
+    'not_news_related'
+    >>> parse_label("either news_related or not_news_related", ["news_related", "not_news_related"])
+    'invalid'
+    """
+    if not isinstance(output, str):
+        raise ValueError(f"output must be a str. Got {type(output).__name__} {output!r} instead.")
+    phrases = _candidates(labels, aliases)
+    text = normalize_label(output)
+    if not text:
+        return INVALID
+    # Longest alternatives first: at any position the regex takes the longest phrase that fits there.
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+                         + r")\b")
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return INVALID
+    lead = _LEAD_IN.match(text)
+    first = matches[0]
+    if first.start() in (0, lead.end() if lead else 0):
+        label = phrases[first.group()]
+        if len(matches) > 1 and phrases[matches[1].group()] != label:
+            # "a or b", "a / b": the model echoed the choices rather than picking one.
+            gap = text[first.end():matches[1].start()].split()
+            if all(w in _CONNECTORS for w in gap):
+                return INVALID
+        return label
+    found = {phrases[m.group()] for m in matches}
+    return found.pop() if len(found) == 1 else INVALID
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Metrics
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Precision, recall and F1 of one class, with its support (true items of the class)."""
+
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class ClassificationMetrics:
+    """Every classification metric of one model on one set of items."""
+
+    n: int
+    labels: tuple[str, ...]
+    positive_label: str | None
+    accuracy: float
+    precision: float | None
+    """Of the positive label; None without one. Likewise recall and f1."""
+    recall: float | None
+    f1: float | None
+    f1_macro: float
+    """Unweighted mean of the per-class F1 over `labels` (INVALID is not a class)."""
+    invalid_rate: float
+    n_invalid: int
+    confusion: tuple[tuple[int, ...], ...]
+    """Rows: `labels` (true); columns: `confusion_columns` (predicted)."""
+    confusion_columns: tuple[str, ...]
+    per_class: tuple[ClassReport, ...]
+    zero_division: float
+    undefined: tuple[str, ...] = ()
+    """Metrics whose denominator was zero and which therefore equal `zero_division` (e.g. 'precision[b]')."""
+
+
+def _check_zero_division(zero_division: float) -> None:
+    if zero_division not in (0.0, 1.0):
+        raise ValueError(f"zero_division must be a float among {{0.0, 1.0}}. Got {zero_division!r} instead.")
+
+
+def _validate(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> tuple[list[str], ...]:
+    if isinstance(labels, str) or len(labels) < 1 or len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be a sequence of distinct str. Got {labels!r} instead.")
+    if INVALID in labels:
+        raise ValueError(f"{INVALID!r} is reserved for unparseable outputs and cannot be a label.")
+    t, p = list(y_true), list(y_pred)
+    if len(t) != len(p):
+        raise ValueError(f"y_true and y_pred must have equal lengths. Got {len(t)} and {len(p)} instead.")
+    if not t:
+        raise ValueError("y_true and y_pred must not be empty. Got 0 items.")
+    allowed = set(labels)
+    unknown_true = sorted({str(v) for v in t} - allowed)
+    if unknown_true:
+        raise ValueError(f"y_true values must be among {sorted(allowed)}. Got {unknown_true} instead.")
+    unknown_pred = sorted({str(v) for v in p} - allowed - {INVALID})
+    if unknown_pred:
+        raise ValueError(f"y_pred values must be among {sorted(allowed | {INVALID})}. Got {unknown_pred} instead.")
+    return t, p, list(labels)
+
+
+def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str],
+                           positive_label: str | None = None, *,
+                           zero_division: float = 0.0) -> ClassificationMetrics:
+    """Accuracy, positive-class precision/recall/F1, macro F1, invalid rate, confusion matrix, per-class report.
+
+    >>> m = classification_metrics(["a", "b", "b"], ["a", "b", "invalid"], ["a", "b"], positive_label="b")
+    >>> round(m.accuracy, 3), m.recall, round(m.f1_macro, 3), m.confusion
+    (0.667, 0.5, 0.833, ((1, 0, 0), (0, 1, 1)))
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    _check_zero_division(zero_division)
+    t, p, labels = _validate(y_true, y_pred, labels)
+    if positive_label is not None and positive_label not in labels:
+        raise ValueError(f"positive_label must be a str among {labels}. Got {positive_label!r} instead.")
+    n = len(t)
+    columns = [*labels, INVALID]
+    cm = confusion_matrix(t, p, labels=columns)[: len(labels)]
+    prec, rec, f1, support = precision_recall_fscore_support(t, p, labels=labels, average=None,
+                                                             zero_division=zero_division)
+    undefined: list[str] = []
+    for i, label in enumerate(labels):
+        tp, predicted, actual = cm[i, i], cm[:, i].sum(), cm[i].sum()
+        if predicted == 0:
+            undefined.append(f"precision[{label}]")
+        if actual == 0:
+            undefined.append(f"recall[{label}]")
+        if 2 * tp + (predicted - tp) + (actual - tp) == 0:
+            undefined.append(f"f1[{label}]")
+    per_class = tuple(ClassReport(label, float(prec[i]), float(rec[i]), float(f1[i]), int(support[i]))
+                      for i, label in enumerate(labels))
+    pos = labels.index(positive_label) if positive_label is not None else None
+    n_invalid = sum(v == INVALID for v in p)
+    return ClassificationMetrics(
+        n=n,
+        labels=tuple(labels),
+        positive_label=positive_label,
+        accuracy=sum(a == b for a, b in zip(t, p)) / n,
+        precision=None if pos is None else float(prec[pos]),
+        recall=None if pos is None else float(rec[pos]),
+        f1=None if pos is None else float(f1[pos]),
+        f1_macro=float(np.mean(f1)),
+        invalid_rate=n_invalid / n,
+        n_invalid=n_invalid,
+        confusion=tuple(tuple(int(x) for x in row) for row in cm),
+        confusion_columns=tuple(columns),
+        per_class=per_class,
+        zero_division=zero_division,
+        undefined=tuple(undefined),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Vectorised form, for bootstrapping
+
+
+def encode_labels(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """Integer codes: the index in `labels`, and len(labels) for INVALID."""
+    index = {label: i for i, label in enumerate(labels)}
+    index[INVALID] = len(labels)
+    try:
+        return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
+    except KeyError as e:
+        raise ValueError(f"values must be among {[*labels, INVALID]}. Got {e.args[0]!r} instead.") from None
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, zero_division: float) -> np.ndarray:
+    safe = np.where(den == 0, 1, den)
+    return np.where(den == 0, zero_division, num / safe)
+
+
+def batch_scores(true_codes: np.ndarray, pred_codes: np.ndarray, n_labels: int, positive: int | None = None,
+                 zero_division: float = 0.0) -> dict[str, np.ndarray]:
+    """classification_metrics' scalar metrics along the last axis of code arrays (e.g. bootstrap rows).
+
+    Agrees with `classification_metrics` on every row (same zero_division policy); returns arrays for
+    accuracy, invalid_rate, f1_macro and, given a `positive` code, precision, recall and f1.
+    """
+    _check_zero_division(zero_division)
+    t, p = np.asarray(true_codes), np.asarray(pred_codes)
+    f1s, out = [], {}
+    for k in range(n_labels):
+        is_t, is_p = t == k, p == k
+        tp = np.sum(is_t & is_p, axis=-1)
+        fp = np.sum(~is_t & is_p, axis=-1)
+        fn = np.sum(is_t & ~is_p, axis=-1)
+        f1 = _ratio(2 * tp, 2 * tp + fp + fn, zero_division)
+        f1s.append(f1)
+        if k == positive:
+            out["precision"] = _ratio(tp, tp + fp, zero_division)
+            out["recall"] = _ratio(tp, tp + fn, zero_division)
+            out["f1"] = f1
+    out["accuracy"] = np.mean(t == p, axis=-1)
+    out["invalid_rate"] = np.mean(p == n_labels, axis=-1)
+    out["f1_macro"] = np.mean(np.stack(f1s), axis=0)
+    return out

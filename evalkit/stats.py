@@ -1,0 +1,303 @@
+"""Statistics for paired model comparisons: bootstrap intervals and exact tests. Pure functions, no I/O.
+
+Choices made once, here:
+
+- Bootstrap intervals are *percentile* intervals over `n_resamples` resamples of the items (with the same
+  indices in every array, so pairs stay paired). Percentile intervals need no jackknife, are what most
+  evaluation papers report, and behave sensibly for bounded statistics such as accuracy; BCa would be
+  slightly more accurate for skewed statistics at several times the cost.
+- Bootstrap p-values (for delta statistics, given `null_value=0.0`) are two-sided: twice the share of
+  resamples on the far side of the null value, counting ties on both sides, with the +1 correction
+  `(k + 1) / (n_resamples + 1)` so a p-value is never reported as exactly 0; capped at 1.
+- Randomness comes only from `numpy.random.default_rng(seed)`: same inputs and seed, same result.
+- Below `MIN_ITEMS_FOR_TEST` paired items a comparison reports its point estimate with the note
+  `TOO_FEW_ITEMS` and no confidence interval or p-value (`has_enough_items` decides). The functions here
+  still compute whatever they are asked; the policy is applied where comparisons are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "MIN_ITEMS_FOR_TEST",
+    "TOO_FEW_ITEMS",
+    "BootstrapResult",
+    "McNemarResult",
+    "WilcoxonResult",
+    "bootstrap_mean_ci",
+    "bootstrap_median_ci",
+    "has_enough_items",
+    "mcnemar_exact",
+    "paired_bootstrap",
+    "sign_test",
+    "wilcoxon_signed_rank",
+    "wilson_interval",
+]
+
+MIN_ITEMS_FOR_TEST = 10
+"""Fewer paired items than this: a comparison gets the note TOO_FEW_ITEMS, and no CI or p-value."""
+
+TOO_FEW_ITEMS = "too few items"
+
+# Resampled index matrices are built in chunks of at most this many cells, so 10,000 items x 2,000
+# resamples never needs the whole 160 MB matrix at once.
+_CHUNK_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A statistic on the original data, with its percentile bootstrap interval (and p-value for deltas)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float | None
+    """Two-sided bootstrap p-value against `null_value`; None when no null value was given."""
+    n: int
+    n_resamples: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """McNemar's exact test on paired correctness: b = only A correct, c = only B correct."""
+
+    b: int
+    c: int
+    p_value: float
+
+
+@dataclass(frozen=True)
+class WilcoxonResult:
+    """Wilcoxon signed-rank test on paired differences a - b."""
+
+    statistic: float
+    p_value: float
+    n_nonzero: int
+    """Pairs with a non-zero difference (the ones the 'wilcox' zero method ranks)."""
+    note: str = ""
+
+
+def has_enough_items(n: int) -> bool:
+    """True when `n` paired items are enough to report a test (see MIN_ITEMS_FOR_TEST)."""
+    return n >= MIN_ITEMS_FOR_TEST
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def _check_confidence(confidence: float) -> None:
+    if not isinstance(confidence, (int, float)) or not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be a float in the open interval (0, 1). Got {confidence!r} instead.")
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int. Got {value!r} instead.")
+
+
+def _as_arrays(arrays: Sequence[Any], *, numeric: bool) -> list[np.ndarray]:
+    """1-D arrays of one common, non-zero length (finite floats when `numeric`)."""
+    if not arrays:
+        raise ValueError("at least one array is required. Got none.")
+    out = [np.asarray(a) for a in arrays]
+    for i, a in enumerate(out):
+        if a.ndim != 1:
+            raise ValueError(f"array {i} must be 1-D. Got shape {a.shape} instead.")
+    lengths = [len(a) for a in out]
+    if len(set(lengths)) != 1:
+        raise ValueError(f"arrays must have equal lengths (paired items). Got lengths {lengths} instead.")
+    if lengths[0] == 0:
+        raise ValueError("arrays must not be empty. Got 0 items.")
+    if numeric:
+        converted = []
+        for i, a in enumerate(out):
+            try:
+                f = a.astype(float)
+            except (TypeError, ValueError):
+                raise ValueError(f"array {i} must be numeric. Got dtype {a.dtype} instead.") from None
+            if not np.all(np.isfinite(f)):
+                bad = f[~np.isfinite(f)][:3].tolist()
+                raise ValueError(f"array {i} must hold finite numbers. Got {bad} among its values.")
+            converted.append(f)
+        out = converted
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bootstrap
+
+
+def paired_bootstrap(statistic: Callable[..., Any], *arrays: Any, n_resamples: int = 2000,
+                     confidence: float = 0.95, seed: int = 0, null_value: float | None = None,
+                     vectorized: bool = False) -> BootstrapResult:
+    """Percentile bootstrap of `statistic(*arrays)`, resampling items with the same indices in every array.
+
+    `statistic` maps the (resampled) arrays to a float. With `vectorized=True` it must instead accept 2-D
+    arrays of shape (resamples, items) and return one value per row; this is much faster for large data.
+    Give `null_value=0.0` for a delta statistic to get a two-sided p-value (see the module docstring).
+    A statistic that returns NaN or inf on any resample is an error: give it an explicit policy for the
+    undefined case (e.g. a `zero_division` value) instead.
+
+    >>> r = paired_bootstrap(lambda a, b: float(np.mean(a - b)), [3, 4, 5, 6], [1, 2, 3, 4], null_value=0.0)
+    >>> r.estimate, r.ci_low, r.ci_high
+    (2.0, 2.0, 2.0)
+    """
+    _check_positive_int("n_resamples", n_resamples)
+    _check_confidence(confidence)
+    if not callable(statistic):
+        raise ValueError(f"statistic must be callable. Got {statistic!r} instead.")
+    data = _as_arrays(arrays, numeric=False)
+    n = len(data[0])
+
+    if vectorized:
+        estimate = float(np.asarray(statistic(*(a[np.newaxis, :] for a in data))).reshape(-1)[0])
+    else:
+        estimate = float(statistic(*data))
+    if not np.isfinite(estimate):
+        raise ValueError(f"statistic must be finite on the data. Got {estimate!r}.")
+
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _CHUNK_CELLS // n)
+    values = np.empty(n_resamples, dtype=float)
+    for start in range(0, n_resamples, chunk):
+        stop = min(start + chunk, n_resamples)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        if vectorized:
+            out = np.asarray(statistic(*(a[idx] for a in data)), dtype=float).reshape(-1)
+            if out.shape != (stop - start,):
+                raise ValueError(f"a vectorized statistic must return one value per resample row. "
+                                 f"Got shape {out.shape} for {stop - start} rows.")
+            values[start:stop] = out
+        else:
+            for row, ix in enumerate(idx):
+                values[start + row] = float(statistic(*(a[ix] for a in data)))
+    if not np.all(np.isfinite(values)):
+        k = int(np.sum(~np.isfinite(values)))
+        raise ValueError(f"statistic was not finite on {k} of {n_resamples} resamples; give it an explicit "
+                         f"policy for undefined cases (e.g. zero_division).")
+
+    alpha = 1.0 - confidence
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    p_value = None
+    if null_value is not None:
+        below = int(np.sum(values <= null_value))
+        above = int(np.sum(values >= null_value))
+        p_value = min(1.0, 2.0 * (min(below, above) + 1) / (n_resamples + 1))
+    return BootstrapResult(estimate=estimate, ci_low=float(low), ci_high=float(high), p_value=p_value,
+                           n=n, n_resamples=n_resamples, confidence=confidence)
+
+
+def bootstrap_mean_ci(values: Any, *, n_resamples: int = 2000, confidence: float = 0.95,
+                      seed: int = 0) -> BootstrapResult:
+    """The mean of `values` with a percentile bootstrap interval."""
+    (x,) = _as_arrays([values], numeric=True)
+    return paired_bootstrap(lambda a: a.mean(axis=-1), x, n_resamples=n_resamples, confidence=confidence,
+                            seed=seed, vectorized=True)
+
+
+def bootstrap_median_ci(values: Any, *, n_resamples: int = 2000, confidence: float = 0.95,
+                        seed: int = 0) -> BootstrapResult:
+    """The median of `values` with a percentile bootstrap interval."""
+    (x,) = _as_arrays([values], numeric=True)
+    return paired_bootstrap(lambda a: np.median(a, axis=-1), x, n_resamples=n_resamples,
+                            confidence=confidence, seed=seed, vectorized=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exact and rank tests
+
+
+def _as_bools(name: str, values: Any) -> np.ndarray:
+    a = np.asarray(values)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D. Got shape {a.shape} instead.")
+    if a.dtype != bool:
+        if not np.all(np.isin(a, [0, 1])):
+            bad = sorted({repr(v) for v in a.tolist() if v not in (0, 1)})[:3]
+            raise ValueError(f"{name} must hold booleans (or 0/1). Got {', '.join(bad)} among its values.")
+        a = a.astype(bool)
+    return a
+
+
+def mcnemar_exact(correct_a: Any, correct_b: Any) -> McNemarResult:
+    """McNemar's exact (binomial) test of paired correctness; p = 1.0 when no pair is discordant.
+
+    >>> mcnemar_exact([1, 1, 1, 0], [1, 0, 0, 0])
+    McNemarResult(b=2, c=0, p_value=0.5)
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a = _as_bools("correct_a", correct_a)
+    b_ = _as_bools("correct_b", correct_b)
+    _as_arrays([a, b_], numeric=False)
+    b = int(np.sum(a & ~b_))
+    c = int(np.sum(~a & b_))
+    if b + c == 0:
+        # No discordant pair: the data carry no evidence of a difference.
+        return McNemarResult(b=0, c=0, p_value=1.0)
+    table = [[int(np.sum(a & b_)), b], [c, int(np.sum(~a & ~b_))]]
+    p = float(mcnemar(table, exact=True).pvalue)
+    return McNemarResult(b=b, c=c, p_value=min(1.0, p))
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test of `wins` against `losses` (ties excluded); 1.0 when both are 0.
+
+    >>> round(sign_test(9, 1), 4)
+    0.0215
+    """
+    from scipy.stats import binomtest
+
+    for name, v in (("wins", wins), ("losses", losses)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name} must be a non-negative int. Got {v!r} instead.")
+    if wins + losses == 0:
+        return 1.0
+    return float(binomtest(int(wins), int(wins + losses), 0.5, alternative="two-sided").pvalue)
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion k/n.
+
+    >>> tuple(round(x, 4) for x in wilson_interval(8, 10))
+    (0.4902, 0.9433)
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    _check_confidence(confidence)
+    for name, v in (("k", k), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name} must be an int. Got {v!r} instead.")
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n >= 1. Got k={k}, n={n}.")
+    low, high = proportion_confint(int(k), int(n), alpha=1.0 - confidence, method="wilson")
+    return float(low), float(high)
+
+
+def wilcoxon_signed_rank(a: Any, b: Any, *,
+                         zero_method: Literal["wilcox", "pratt", "zsplit"] = "wilcox") -> WilcoxonResult:
+    """Two-sided Wilcoxon signed-rank test on a - b; all-zero differences give p = 1.0 with a note.
+
+    >>> wilcoxon_signed_rank([1, 2, 3], [1, 2, 3]).p_value
+    1.0
+    """
+    from scipy.stats import wilcoxon
+
+    if zero_method not in ("wilcox", "pratt", "zsplit"):
+        raise ValueError(f"zero_method must be a str among {{'wilcox', 'pratt', 'zsplit'}}. "
+                         f"Got {zero_method!r} instead.")
+    x, y = _as_arrays([a, b], numeric=True)
+    d = x - y
+    n_nonzero = int(np.count_nonzero(d))
+    if n_nonzero == 0:
+        # scipy cannot rank an empty set of differences; identical outputs are no evidence of a difference.
+        return WilcoxonResult(statistic=0.0, p_value=1.0, n_nonzero=0, note="all differences are zero")
+    res = wilcoxon(x, y, zero_method=zero_method, alternative="two-sided")
+    return WilcoxonResult(statistic=float(res.statistic), p_value=float(res.pvalue), n_nonzero=n_nonzero)

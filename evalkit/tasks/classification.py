@@ -1,0 +1,276 @@
+"""The `classification` task: each sample's target is one of a fixed set of labels; outputs are parsed to one.
+
+Suite arguments (`task_args`): `labels` (at least two distinct strings), optional `positive_label` (enables
+binary precision, recall and F1) and optional `aliases` (alternative spellings mapped to labels).
+
+Policies: an output naming no label (or several, ambiguously) is the label `invalid` and counts as wrong.
+A failed call (no output) is not scored: it is excluded from that model's metrics and counted in the notes.
+Comparisons against the reference use the items where both models produced an output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evalkit.errors import ConfigError, DataError
+from evalkit.metrics.classification import (
+    INVALID,
+    batch_scores,
+    classification_metrics,
+    encode_labels,
+    normalize_label,
+    parse_label,
+)
+from evalkit.records import (
+    Comparison,
+    ConfusionMatrix,
+    Generation,
+    MetricValue,
+    ModelScore,
+    Sample,
+    SampleResult,
+    Table,
+    TaskSummary,
+)
+from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap
+from evalkit.tasks.base import ScoringContext, SummaryContext
+
+__all__ = ["ClassificationArgs", "ClassificationTask", "create"]
+
+# Outputs that fail to parse count as wrong; precision/recall/F1 with a zero denominator count as 0.
+_ZERO_DIVISION = 0.0
+
+
+class ClassificationArgs(BaseModel):
+    """The `task_args` of a classification suite."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    labels: list[str] = Field(min_length=2)
+    """The classes, as the data's targets spell them."""
+    positive_label: str | None = None
+    """The class whose precision, recall and F1 are reported (binary view); none: only macro F1."""
+    aliases: dict[str, str] = Field(default_factory=dict)
+    """Other spellings a model may answer with, mapped to a label (e.g. `news: news_related`)."""
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct(cls, labels: list[str]) -> list[str]:
+        keys = [normalize_label(label) for label in labels]
+        if any(not k for k in keys):
+            raise ValueError("labels must be non-empty strings with at least one letter or digit")
+        if len(set(keys)) != len(keys):
+            raise ValueError("labels must be distinct, also after ignoring case, spaces, '_' and punctuation")
+        if INVALID in keys:
+            raise ValueError(f"'{INVALID}' is reserved for outputs that match no label")
+        return labels
+
+    @model_validator(mode="after")
+    def _known(self) -> ClassificationArgs:
+        if self.positive_label is not None and self.positive_label not in self.labels:
+            raise ValueError(f"positive_label must be one of {self.labels}; got {self.positive_label!r}")
+        wrong = {a: t for a, t in self.aliases.items() if t not in self.labels}
+        if wrong:
+            raise ValueError(f"aliases must map to one of {self.labels}; got {wrong}")
+        try:
+            parse_label("", self.labels, self.aliases)  # runs the alias clash checks
+        except ValueError as e:
+            raise ValueError(f"aliases: {e}") from None
+        return self
+
+
+def _config_error(err: ValidationError, suite_path: Path) -> ConfigError:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        field = f"task_args.{loc}" if loc else "task_args"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{suite_path}: {field}: {msg} (received {e.get('input')!r})")
+    allowed = ("allowed: labels (list of >= 2 distinct strings), positive_label (one of labels), "
+               "aliases (mapping alias -> label)")
+    return ConfigError("\n".join([*lines, allowed]))
+
+
+def create(args: Mapping[str, Any], suite_path: Path) -> ClassificationTask:
+    """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
+    try:
+        parsed = ClassificationArgs.model_validate(dict(args))
+    except ValidationError as e:
+        raise _config_error(e, suite_path) from None
+    return ClassificationTask(parsed)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One model's scored (non-failed) items, with their true and predicted labels."""
+
+    ids: tuple[str, ...]
+    y_true: tuple[str, ...]
+    y_pred: tuple[str, ...]
+
+
+class ClassificationTask:
+    """Parses each output into a label and reports accuracy, F1 and paired comparisons."""
+
+    name = "classification"
+
+    def __init__(self, args: ClassificationArgs) -> None:
+        self.args = args
+        self.labels: tuple[str, ...] = tuple(args.labels)
+        self.positive_label = args.positive_label
+        self._by_key = {normalize_label(label): label for label in self.labels}
+
+    def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
+        """The labels, for templates that list the choices."""
+        return {"labels": list(self.labels)}
+
+    def _target(self, sample: Sample) -> str:
+        label = self._by_key.get(normalize_label(sample.target or ""))
+        if label is None:
+            raise DataError(f"sample {sample.id!r}: target {sample.target!r} must be one of {list(self.labels)}")
+        return label
+
+    async def score(self, sample: Sample, generations: Mapping[str, Generation],
+                    ctx: ScoringContext) -> SampleResult:
+        """Parse every model's output; a failed call gets value None and `details.failed`."""
+        target = self._target(sample)
+        scores: dict[str, ModelScore] = {}
+        for model, gen in generations.items():
+            if not gen.ok:
+                scores[model] = ModelScore(details={"failed": True, "error": gen.error or "no output"})
+                continue
+            label = parse_label(gen.output or "", self.labels, self.args.aliases)
+            correct = label == target
+            scores[model] = ModelScore(value=1.0 if correct else 0.0, label=label, correct=correct)
+        return SampleResult(sample_id=sample.id, scores=scores)
+
+    # -----------------------------------------------------------------------------------------------------
+
+    def _scored(self, model: str, targets: Mapping[str, str],
+                results: Sequence[SampleResult]) -> tuple[_Scored, int, int]:
+        """The model's scored items, its failed-call count and its count of items with no generation."""
+        ids, t, p, failed, missing = [], [], [], 0, 0
+        for r in results:
+            s = r.scores.get(model)
+            if s is None:
+                missing += 1
+            elif s.label is None:
+                failed += 1
+            else:
+                ids.append(r.sample_id)
+                t.append(targets[r.sample_id])
+                p.append(s.label)
+        return _Scored(tuple(ids), tuple(t), tuple(p)), failed, missing
+
+    def _metric_names(self) -> list[str]:
+        binary = ["precision", "recall", "f1"] if self.positive_label is not None else []
+        return ["accuracy", *binary, "f1_macro", "invalid_rate"]
+
+    def _stat(self, name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        pos = self.labels.index(self.positive_label) if self.positive_label is not None else None
+        n_labels = len(self.labels)
+
+        def stat(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+            return batch_scores(t, p, n_labels, pos, _ZERO_DIVISION)[name]
+
+        return stat
+
+    def _model_metrics(self, scored: _Scored, ctx: SummaryContext) -> tuple[MetricValue, ...]:
+        names = self._metric_names()
+        n = len(scored.ids)
+        if n == 0:
+            return (*(MetricValue(name=k, value=None, higher_is_better=k != "invalid_rate") for k in names),
+                    MetricValue(name="n", value=0.0, n=0))
+        t = encode_labels(scored.y_true, self.labels)
+        p = encode_labels(scored.y_pred, self.labels)
+        out = []
+        for k in names:
+            r = paired_bootstrap(self._stat(k), t, p, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
+                                 seed=ctx.seed, vectorized=True)
+            out.append(MetricValue(name=k, value=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, n=n,
+                                   higher_is_better=k != "invalid_rate"))
+        out.append(MetricValue(name="n", value=float(n), n=n, unit="items"))
+        return tuple(out)
+
+    def _compare(self, model: str, a: _Scored, ref: _Scored, ctx: SummaryContext) -> list[Comparison]:
+        ref_pred = dict(zip(ref.ids, ref.y_pred))
+        keep = [i for i, sid in enumerate(a.ids) if sid in ref_pred]
+        n = len(keep)
+        t = encode_labels([a.y_true[i] for i in keep], self.labels)
+        pa = encode_labels([a.y_pred[i] for i in keep], self.labels)
+        pr = encode_labels([ref_pred[a.ids[i]] for i in keep], self.labels)
+        metrics = ["accuracy", *(["f1"] if self.positive_label is not None else []), "f1_macro"]
+        out = []
+        for k in metrics:
+            base = dict(metric=k, model=model, reference=ctx.reference, n=n)
+            if n == 0:
+                out.append(Comparison(**base, delta=None, note="no items where both models produced output"))
+                continue
+            f = self._stat(k)
+
+            def delta(t_: np.ndarray, x: np.ndarray, y: np.ndarray, f=f) -> np.ndarray:
+                return f(t_, x) - f(t_, y)
+
+            if not has_enough_items(n):
+                value = float(delta(t[np.newaxis], pa[np.newaxis], pr[np.newaxis])[0])
+                out.append(Comparison(**base, delta=value, note=TOO_FEW_ITEMS))
+                continue
+            r = paired_bootstrap(delta, t, pa, pr, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
+                                 seed=ctx.seed, null_value=0.0, vectorized=True)
+            if k == "accuracy":
+                mc = mcnemar_exact(pa == t, pr == t)
+                out.append(Comparison(**base, delta=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high,
+                                      p_value=mc.p_value, test="mcnemar-exact",
+                                      note=f"discordant pairs: {mc.b} only {model} correct, "
+                                           f"{mc.c} only {ctx.reference} correct"))
+            else:
+                out.append(Comparison(**base, delta=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high,
+                                      p_value=r.p_value, test="paired-bootstrap"))
+        return out
+
+    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+                  ctx: SummaryContext) -> TaskSummary:
+        """Metrics with bootstrap CIs per model, paired comparisons against the reference, reports, matrices."""
+        if ctx.reference not in ctx.models:
+            raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
+        targets = {s.id: self._target(s) for s in samples}
+        unknown = [r.sample_id for r in results if r.sample_id not in targets]
+        if unknown:
+            raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
+        scored, metrics, tables, matrices, notes = {}, {}, [], [], []
+        for model in ctx.models:
+            s, failed, missing = self._scored(model, targets, results)
+            scored[model] = s
+            metrics[model] = self._model_metrics(s, ctx)
+            if failed:
+                notes.append(f"{model}: {failed} failed call(s) excluded from its metrics and comparisons")
+            if missing:
+                notes.append(f"{model}: no generation for {missing} item(s)")
+            if not s.ids:
+                notes.append(f"{model}: no scored items; metrics are empty")
+                continue
+            m = classification_metrics(s.y_true, s.y_pred, self.labels, self.positive_label,
+                                       zero_division=_ZERO_DIVISION)
+            tables.append(Table(title=f"Per-class report: {model}",
+                                columns=("label", "precision", "recall", "f1", "support"),
+                                rows=tuple((c.label, c.precision, c.recall, c.f1, c.support)
+                                           for c in m.per_class)))
+            matrices.append(ConfusionMatrix(model=model, labels=self.labels,
+                                            predicted_labels=m.confusion_columns, counts=m.confusion))
+            if m.undefined:
+                notes.append(f"{model}: {', '.join(m.undefined)} had a zero denominator and count as 0")
+        comparisons = [c for model in ctx.models if model != ctx.reference
+                       for c in self._compare(model, scored[model], scored[ctx.reference], ctx)]
+        if any(c.note == TOO_FEW_ITEMS for c in comparisons):
+            notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} paired items ('{TOO_FEW_ITEMS}') report "
+                         f"the delta only, with no interval or p-value")
+        notes.append(f"intervals: {ctx.confidence:.0%} percentile bootstrap, {ctx.n_bootstrap} resamples, "
+                     f"seed {ctx.seed}; outputs matching no label count as wrong ('{INVALID}')")
+        return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
+                           confusion_matrices=tuple(matrices), notes=tuple(notes))
