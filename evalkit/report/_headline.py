@@ -1,0 +1,121 @@
+"""The headline table as plain data: one row per metric, one cell per model, deltas against the reference.
+
+Both the HTML and the Markdown report render this same view, so they can never disagree on a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from evalkit.records import Comparison, MetricValue, RunResult
+from evalkit.report._format import Kind, fmt_ci, fmt_delta, fmt_p, fmt_value, finite, metric_kind
+from evalkit.report._metrics import is_operational, metric_names, metrics_by_model, model_order
+
+Verdict = Literal["significant", "not significant", "too few items"]
+Direction = Literal["better", "worse", "neutral"]
+
+
+@dataclass(frozen=True)
+class DeltaCell:
+    """A model's paired difference from the reference model on one metric."""
+
+    delta: str
+    ci: str
+    p: str
+    test: str
+    n: int
+    verdict: Verdict
+    direction: Direction
+    """`better`/`worse` only for a significant delta; which way is better comes from the metric."""
+    note: str
+    """The comparison's note when it says more than the verdict."""
+    sign: int
+    """+1, 0 or -1: which way the delta points (drawn as an arrow)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model's value of one metric, with its CI and, for non-reference models, the delta."""
+
+    value: str
+    ci: str
+    n: int
+    delta: DeltaCell | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metric across all models."""
+
+    metric: str
+    kind: Kind
+    operational: bool
+    higher_is_better: bool | None
+    cells: tuple[Cell | None, ...]
+    """In model order; None where a model has no value for this metric."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The headline table of a run."""
+
+    models: tuple[str, ...]
+    reference: str
+    rows: tuple[Row, ...]
+
+
+def verdict(c: Comparison) -> Verdict:
+    """The marker shown for a comparison: the note wins when it says the test could not be run."""
+    if "too few" in c.note.lower() or finite(c.delta) is None:
+        return "too few items"
+    return "significant" if c.significant else "not significant"
+
+
+def direction(c: Comparison, higher_is_better: bool | None) -> Direction:
+    """Whether a comparison shows a significant improvement, a significant regression, or neither."""
+    delta = finite(c.delta)
+    if higher_is_better is None or delta is None or delta == 0 or verdict(c) != "significant":
+        return "neutral"
+    return "better" if (delta > 0) == higher_is_better else "worse"
+
+
+def build_headline(run: RunResult) -> Headline:
+    """The headline table of `run`: task metrics first, then operational ones."""
+    models = model_order(run)
+    metrics = metrics_by_model(run)
+    comparisons = {(c.model, c.metric): c for c in run.summary.comparisons}
+    reference = run.info.reference
+    rows = []
+    for name in metric_names(metrics):
+        present = [metrics[m][name] for m in models if name in metrics[m]]
+        kind = metric_kind(name, present)
+        hib = present[0].higher_is_better if present else None
+        unit = present[0].unit if present else ""
+        cells = tuple(_cell(metrics[m].get(name), comparisons.get((m, name)) if m != reference else None,
+                            kind, unit, hib) for m in models)
+        rows.append(Row(metric=name, kind=kind, operational=is_operational(name), higher_is_better=hib,
+                        cells=cells))
+    return Headline(models=models, reference=reference, rows=tuple(rows))
+
+
+def _cell(mv: MetricValue | None, c: Comparison | None, kind: Kind, unit: str,
+          hib: bool | None) -> Cell | None:
+    if mv is None and c is None:
+        return None
+    delta = None
+    if c is not None:
+        v = verdict(c)
+        note = "" if v == "too few items" and "too few" in c.note.lower() else c.note
+        delta = DeltaCell(delta=fmt_delta(kind, c.delta, unit), ci=fmt_ci(kind, c.ci_low, c.ci_high, signed=True),
+                          p=fmt_p(c.p_value), test=c.test, n=c.n, verdict=v, direction=direction(c, hib),
+                          note=note, sign=_sign(c.delta))
+    if mv is None:
+        return Cell(value=fmt_value(kind, None), ci="", n=0, delta=delta)
+    return Cell(value=fmt_value(kind, mv.value, unit), ci=fmt_ci(kind, mv.ci_low, mv.ci_high), n=mv.n,
+                delta=delta)
+
+
+def _sign(x: float | None) -> int:
+    x = finite(x)
+    return 0 if not x else (1 if x > 0 else -1)

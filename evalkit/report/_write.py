@@ -1,0 +1,49 @@
+"""Writing a run's report files: each one atomically, so a reader never sees half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalkit.records import RunResult
+from evalkit.report.html import render_html
+from evalkit.report.markdown import render_markdown
+from evalkit.report.results_json import dumps, results_document
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where write_report put each file."""
+
+    html: Path
+    markdown: Path
+    json: Path
+
+
+def write_report(run: RunResult, out_dir: Path) -> ReportPaths:
+    """Write report.html, summary.md and results.json for `run` into `out_dir` (created if missing)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(html=out_dir / "report.html", markdown=out_dir / "summary.md",
+                        json=out_dir / "results.json")
+    # results.json first: it is what CI gates read, and the cheapest to produce.
+    write_atomic(paths.json, dumps(results_document(run)))
+    write_atomic(paths.markdown, render_markdown(run))
+    write_atomic(paths.html, render_html(run))
+    return paths
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory and os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

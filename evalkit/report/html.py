@@ -1,0 +1,97 @@
+"""report.html: one self-contained file (inline CSS, inline script, charts as data URIs) that opens offline.
+
+Everything shown comes from untrusted data (model outputs, inputs, judge text, names, metadata), so the
+template is rendered with autoescaping and never marks data safe. As a second line of defence, a
+Content-Security-Policy allows only the report's own script (by hash) and data: images, so even a missed
+escape could neither run script nor load anything from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evalkit.records import RunResult
+from evalkit.report import charts
+from evalkit.report._headline import Headline, build_headline
+from evalkit.report._metrics import call_stats, latencies, metrics_by_model
+from evalkit.report._samples import build_samples
+
+_TEMPLATES = Path(__file__).with_name("templates")
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_TEMPLATES),
+    autoescape=True,  # everywhere, including .js includes: data is never emitted unescaped
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One embedded chart."""
+
+    title: str
+    uri: str
+
+
+def render_html(run: RunResult) -> str:
+    """The HTML report of `run` as one self-contained document."""
+    headline = build_headline(run)
+    samples = build_samples(run, headline.models)
+    template = _ENV.get_template("report.html.j2")
+    return template.render(
+        info=run.info,
+        summary=run.summary,
+        n_samples=len(run.samples),
+        model_specs=[_spec_view(m) for m in run.info.models],
+        generation_params=json.dumps(run.info.generation_params, sort_keys=True, default=str)
+        if run.info.generation_params else "",
+        headline=headline,
+        calls=call_stats(run),
+        charts=_charts(run, headline),
+        samples=samples,
+        n_disagree=sum(s.disagree for s in samples),
+        n_failed=sum(s.failed for s in samples),
+        script_hash=script_hash(),
+    )
+
+
+def script_hash() -> str:
+    """The CSP source (`'sha256-…'`) of the report's inline script, exactly as the template emits it."""
+    script = _ENV.get_template("explorer.js").render()
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+def _charts(run: RunResult, headline: Headline) -> list[Chart]:
+    out = []
+    rates = [r.metric for r in headline.rows if r.kind == "fraction" and not r.operational]
+    bars = charts.metric_bars(metrics_by_model(run), rates)
+    if bars:
+        out.append(Chart("Metrics per model, with 95% confidence intervals", bars))
+    cms = charts.confusion_matrices(run.summary.confusion_matrices)
+    if cms:
+        out.append(Chart("Confusion matrices (rows: true label, columns: predicted; colour: share of the row)", cms))
+    lat = charts.latency_distribution(latencies(run))
+    if lat:
+        out.append(Chart("Latency of successful calls per model", lat))
+    return out
+
+
+def _spec_view(spec: dict[str, Any]) -> dict[str, Any]:
+    metadata = spec.get("metadata") or {}
+    items = metadata.items() if isinstance(metadata, dict) else [("metadata", metadata)]
+    return {
+        "name": str(spec.get("name", "")),
+        "provider": str(spec.get("provider", "")),
+        "model": str(spec.get("model", "")),
+        "adapter": spec.get("adapter"),
+        "prompt": spec.get("prompt"),
+        "metadata": [(str(k), v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in items],
+    }

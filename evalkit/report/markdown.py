@@ -1,0 +1,89 @@
+"""summary.md: the headline results in GitHub-flavoured Markdown, for CI logs and pull-request comments.
+
+All text from the run is untrusted: `md()` escapes Markdown and HTML syntax and keeps each value on one
+line, so a model name or note can neither break a table nor inject markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+from evalkit.records import RunResult
+from evalkit.report._format import MISSING, fmt_ci, fmt_delta, fmt_p, metric_kind
+from evalkit.report._headline import Cell, build_headline, verdict
+from evalkit.report._metrics import call_stats, metrics_by_model
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+_NUMBER = re.compile(r"[0-9a-z .,%$+\-\[\]—<]*")
+_ARROWS = {1: "▲", -1: "▼", 0: "■"}
+_DIRECTION = {"better": " (better)", "worse": " (worse)", "neutral": ""}
+
+
+def md(text: object) -> str:
+    """`text` safe inside a Markdown table cell or list item: escaped, on one line."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return " ".join(s.split())
+
+
+def num(text: str) -> str:
+    """A number formatted by evalkit: kept readable (brackets unescaped) unless it carries other text."""
+    return text.replace("<", "&lt;") if _NUMBER.fullmatch(text) else md(text)
+
+
+def render_markdown(run: RunResult) -> str:
+    """summary.md for `run`: run facts, headline table, comparisons, failed calls and notes."""
+    info = run.info
+    headline = build_headline(run)
+    lines = [f"# {md(info.suite)} · {md(info.task)}", ""]
+    if info.offline_judge:
+        lines += ["> **Offline judge:** judge is the embedded local model: a pipeline demonstration, "
+                  "not a meaningful verdict.", ""]
+    if info.status != "complete":
+        lines += [f"> **Warning:** run status is `{md(info.status)}`; results cover only the samples that "
+                  "finished.", ""]
+    lines += [f"Run `{md(info.run_id)}` · status {md(info.status)} · started {md(info.started_at)} · "
+              f"seed {info.seed} · {len(run.samples)} samples · reference model **{md(info.reference)}**", ""]
+
+    lines += ["## Results", "", "| metric | " + " | ".join(
+        md(m) + (" (reference)" if m == headline.reference else "") for m in headline.models) + " |",
+              "|---|" + "---|" * len(headline.models)]
+    for row in headline.rows:
+        arrow = "" if row.higher_is_better is None else (" ↑" if row.higher_is_better else " ↓")
+        lines.append(f"| {md(row.metric)}{arrow} | " + " | ".join(_cell(c) for c in row.cells) + " |")
+    lines += ["", "↑ higher is better, ↓ lower is better. Cells: value [95% CI]; "
+              "Δ vs the reference [95% CI], p-value and verdict.", ""]
+
+    lines += _comparisons(run)
+    calls = call_stats(run)
+    lines += ["## Calls", "", "| model | calls | failed | cached | retries |", "|---|---|---|---|---|"]
+    lines += [f"| {md(m)} | {c.total} | {c.failed} | {c.cached} | {c.retries} |" for m, c in calls.items()]
+    lines.append("")
+    if run.summary.notes:
+        lines += ["## Notes", ""] + [f"- {md(n)}" for n in run.summary.notes] + [""]
+    return "\n".join(lines)
+
+
+def _cell(cell: Cell | None) -> str:
+    if cell is None:
+        return MISSING
+    text = num(cell.value) + (f" {num(cell.ci)}" if cell.ci else "")
+    d = cell.delta
+    if d is not None:
+        text += (f"<br>{_ARROWS[d.sign]} Δ {num(d.delta)}" + (f" {num(d.ci)}" if d.ci else "")
+                 + f", p {num(d.p)}, **{d.verdict}**{_DIRECTION[d.direction]}")
+    return text
+
+
+def _comparisons(run: RunResult) -> list[str]:
+    if not run.summary.comparisons:
+        return []
+    metrics = metrics_by_model(run)
+    lines = ["## Comparisons", "", "| model | metric | reference | Δ | 95% CI | p | test | n | verdict | note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in run.summary.comparisons:
+        kind = metric_kind(c.metric, [per[c.metric] for per in metrics.values() if c.metric in per])
+        lines.append(f"| {md(c.model)} | {md(c.metric)} | {md(c.reference)} | {num(fmt_delta(kind, c.delta))} | "
+                     f"{num(fmt_ci(kind, c.ci_low, c.ci_high, signed=True)) or MISSING} | {num(fmt_p(c.p_value))} | "
+                     f"{md(c.test) or MISSING} | {c.n} | {verdict(c)} | {md(c.note)} |")
+    return lines + [""]
