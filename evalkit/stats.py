@@ -146,8 +146,8 @@ def paired_bootstrap(statistic: Callable[..., Any], *arrays: Any, n_resamples: i
     undefined case (e.g. a `zero_division` value) instead.
 
     >>> r = paired_bootstrap(lambda a, b: float(np.mean(a - b)), [3, 4, 5, 6], [1, 2, 3, 4], null_value=0.0)
-    >>> r.estimate, r.ci_low, r.ci_high
-    (2.0, 2.0, 2.0)
+    >>> round(r.estimate, 6), round(r.ci_low, 6), round(r.ci_high, 6), round(r.p_value, 4)
+    (2.0, 2.0, 2.0, 0.001)
     """
     _check_positive_int("n_resamples", n_resamples)
     _check_confidence(confidence)

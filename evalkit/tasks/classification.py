@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from evalkit.errors import ConfigError, DataError
 from evalkit.metrics.classification import (
@@ -71,18 +71,28 @@ class ClassificationArgs(BaseModel):
             raise ValueError(f"'{INVALID}' is reserved for outputs that match no label")
         return labels
 
-    @model_validator(mode="after")
-    def _known(self) -> ClassificationArgs:
-        if self.positive_label is not None and self.positive_label not in self.labels:
-            raise ValueError(f"positive_label must be one of {self.labels}; got {self.positive_label!r}")
-        wrong = {a: t for a, t in self.aliases.items() if t not in self.labels}
+    @field_validator("positive_label")
+    @classmethod
+    def _positive_known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        labels = info.data.get("labels")
+        if value is not None and labels is not None and value not in labels:
+            raise ValueError(f"must be one of {labels}")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_known(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        labels = info.data.get("labels")
+        if labels is None:
+            return value
+        wrong = {a: t for a, t in value.items() if t not in labels}
         if wrong:
-            raise ValueError(f"aliases must map to one of {self.labels}; got {wrong}")
+            raise ValueError(f"every alias must map to one of {labels}; these do not: {wrong}")
         try:
-            parse_label("", self.labels, self.aliases)  # runs the alias clash checks
+            parse_label("", labels, value)  # the same clash checks the parser applies
         except ValueError as e:
-            raise ValueError(f"aliases: {e}") from None
-        return self
+            raise ValueError(str(e)) from None
+        return value
 
 
 def _config_error(err: ValidationError, suite_path: Path) -> ConfigError:
