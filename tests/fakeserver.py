@@ -51,6 +51,8 @@ class Fault:
     kind: FaultKind
     retry_after: str | None = "1"
     """The Retry-After header sent with `rate_limit` (None sends no header)."""
+    message: str | None = None
+    """The error message in the JSON body of a status fault (default: `fake <kind>`)."""
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -339,7 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind in _STATUS:
             status = _STATUS[fault.kind]
             headers = {"Retry-After": fault.retry_after} if fault.kind == "rate_limit" and fault.retry_after else {}
-            self._json(status, {"object": "error", "message": f"fake {fault.kind}", "type": _ERROR_TYPES[status],
+            message = fault.message or f"fake {fault.kind}"
+            self._json(status, {"object": "error", "message": message, "type": _ERROR_TYPES[status],
                                 "code": str(status)}, headers)
             return True
         if fault.kind == "timeout":

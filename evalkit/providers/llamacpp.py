@@ -22,14 +22,15 @@ from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["LlamaCppProvider"]
 
-_OPTIONS = {"n_ctx": int, "n_threads": int, "seed": int}
+_OPTIONS = {"n_ctx": int, "n_threads": int, "seed": int, "chat_format": str}
 DEFAULT_N_CTX = 2048
 
 
 class LlamaCppProvider:
     """Completion prompts → `create_completion`; chat → `create_chat_completion` (the GGUF's chat template).
 
-    Options: `n_ctx` (default 2048), `n_threads` (default: all CPUs), `seed` (the context's default seed).
+    Options: `n_ctx` (default 2048), `n_threads` (default: all CPUs), `seed` (the context's default seed),
+    `chat_format` (a llama-cpp-python chat format name, for GGUFs that carry no chat template).
     """
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -38,7 +39,10 @@ class LlamaCppProvider:
             if name not in _OPTIONS:
                 raise ConfigError(f"{label(spec)}: unknown option {name!r} for provider 'llamacpp'; "
                                   f"allowed: {sorted(_OPTIONS)}")
-            if not isinstance(value, int) or isinstance(value, bool) or (name != "seed" and value < 1):
+            if name == "chat_format":
+                if not isinstance(value, str) or not value:
+                    raise ConfigError(f"{label(spec)}: option 'chat_format' must be a format name, got {value!r}")
+            elif not isinstance(value, int) or isinstance(value, bool) or (name != "seed" and value < 1):
                 raise ConfigError(f"{label(spec)}: option {name!r} must be a positive integer, got {value!r}")
         try:
             import llama_cpp
@@ -85,8 +89,9 @@ class LlamaCppProvider:
                 "n_threads": opts.get("n_threads", os.cpu_count() or 1),
                 "verbose": False,
             }
-            if "seed" in opts:
-                kwargs["seed"] = opts["seed"]
+            for name in ("seed", "chat_format"):
+                if name in opts:
+                    kwargs[name] = opts[name]
             if self.adapter_path is not None:
                 kwargs["lora_path"] = str(self.adapter_path)
             try:
@@ -95,6 +100,12 @@ class LlamaCppProvider:
                 what = f"{self.model_path}" + (f" with adapter {self.adapter_path}" if self.adapter_path else "")
                 raise ProviderError(f"{label(self.spec)}: llama.cpp could not load {what}: {exc}",
                                     retryable=False) from exc
+            metadata = self._llm.metadata or {}
+            # Without a template in the GGUF, llama-cpp-python falls back to the llama-2 format, which a Gemma
+            # model (the embedded base among them) does not understand: use Gemma's turn format instead.
+            if ("chat_format" not in opts and "tokenizer.chat_template" not in metadata
+                    and str(metadata.get("general.architecture", "")).startswith("gemma")):
+                self._llm.chat_format = "gemma"
         return self._llm
 
     def _generate_locked(self, request: Request) -> ProviderResponse:
@@ -102,7 +113,7 @@ class LlamaCppProvider:
             llm = self._load()
             try:
                 if request.prompt.is_chat:
-                    result = llm.create_chat_completion(**self._chat_kwargs(request))
+                    result = llm.create_chat_completion(**self._chat_kwargs(request, llm.chat_format))
                     text = result["choices"][0]["message"].get("content")
                 else:
                     result = llm.create_completion(**self._completion_kwargs(request))
@@ -134,9 +145,10 @@ class LlamaCppProvider:
                 json.dumps(request.params.json_schema), verbose=False)
         return kwargs
 
-    def _chat_kwargs(self, request: Request) -> dict[str, Any]:
+    def _chat_kwargs(self, request: Request, chat_format: str | None) -> dict[str, Any]:
         kwargs = self._sampling_kwargs(request)
-        kwargs["messages"] = [{"role": m.role, "content": m.content} for m in request.prompt.messages]
+        messages = [{"role": m.role, "content": m.content} for m in request.prompt.messages]
+        kwargs["messages"] = _fold_system(messages) if chat_format == "gemma" else messages
         if request.params.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.params.json_schema}
         return kwargs
@@ -148,3 +160,17 @@ class LlamaCppProvider:
                 if close is not None:
                     close()
                 self._llm = None
+
+
+def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Gemma has no system turn (llama-cpp-python's `gemma` format drops it): prepend it to the first user
+    turn, as Gemma 3's own chat template does."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if not system:
+        return rest
+    for m in rest:
+        if m["role"] == "user":
+            m["content"] = f"{system}\n\n{m['content']}"
+            return rest
+    return [{"role": "user", "content": system}, *rest]
