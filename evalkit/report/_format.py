@@ -8,7 +8,8 @@ from typing import Literal
 
 from evalkit.records import MetricValue
 
-Kind = Literal["fraction", "seconds", "usd", "tokens", "number"]
+Kind = Literal["fraction", "seconds", "usd", "tokens", "count", "relative", "number"]
+"""How a number is shown; `relative` (a ratio minus one, shown as a signed %) is only used for deltas."""
 
 MISSING = "—"
 """Shown for a value that was not computed (an empty metric, a CI that does not exist)."""
@@ -16,6 +17,8 @@ MISSING = "—"
 _FRACTION_UNITS = frozenset({"", "fraction", "proportion", "rate", "ratio"})
 _SECOND_UNITS = frozenset({"s", "sec", "second", "seconds"})
 _USD_UNITS = frozenset({"$", "usd", "USD", "dollar", "dollars"})
+_COUNT_UNITS = frozenset({"items", "calls", "count", "samples"})
+_COUNT_NAMES = frozenset({"n", "n_calls", "failed", "n_items"})
 
 
 def finite(x: float | None) -> float | None:
@@ -33,6 +36,10 @@ def metric_kind(name: str, values: Iterable[MetricValue]) -> Kind:
     """The display kind of metric `name`, from its unit and name and the range of its values."""
     values = list(values)
     unit = values[0].unit if values else ""
+    if name.endswith("_rel_change"):
+        return "relative"
+    if unit in _COUNT_UNITS or name in _COUNT_NAMES:
+        return "count"
     if unit in _SECOND_UNITS or name.endswith("_s") or name.startswith("latency"):
         return "seconds"
     if unit in _USD_UNITS or name.startswith("cost"):
@@ -61,6 +68,10 @@ def fmt_value(kind: Kind, x: float | None, unit: str = "") -> str:
         return f"${x:,.4f}" if abs(x) < 1 else f"${x:,.2f}"
     if kind == "tokens":
         return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
+    if kind == "count":
+        return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
+    if kind == "relative":
+        return f"{x * 100:+.1f}%"
     text = f"{x:.3f}" if abs(x) < 1 else f"{x:,.2f}"
     return f"{text} {unit}" if unit else text
 
@@ -77,8 +88,10 @@ def fmt_delta(kind: Kind, x: float | None, unit: str = "") -> str:
     if kind == "usd":
         sign = "-" if x < 0 else "+"
         return f"{sign}${abs(x):,.4f}" if abs(x) < 1 else f"{sign}${abs(x):,.2f}"
-    if kind == "tokens":
+    if kind in ("tokens", "count"):
         return f"{x:+,.1f}"
+    if kind == "relative":
+        return f"{x * 100:+.1f}%"
     text = f"{x:+.3f}"
     return f"{text} {unit}" if unit else text
 
@@ -98,3 +111,18 @@ def fmt_p(p: float | None) -> str:
     if p is None:
         return MISSING
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_cell(x: object) -> str:
+    """A cell of a task's table: floats to four significant digits, missing and NaN as a dash."""
+    if x is None:
+        return MISSING
+    if isinstance(x, float) or (hasattr(x, "dtype") and hasattr(x, "item")):
+        try:
+            f = float(x)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(x)
+        if f.is_integer() and not isinstance(x, float):
+            return str(int(f))
+        return f"{f:.4g}" if math.isfinite(f) else MISSING
+    return str(x)

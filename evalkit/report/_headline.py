@@ -12,7 +12,7 @@ from evalkit.records import Comparison, MetricValue, RunResult
 from evalkit.report._format import Kind, fmt_ci, fmt_delta, fmt_p, fmt_value, finite, metric_kind
 from evalkit.report._metrics import is_operational, metric_names, metrics_by_model, model_order
 
-Verdict = Literal["significant", "not significant", "too few items"]
+Verdict = Literal["significant", "not significant", "too few items", "not computed"]
 Direction = Literal["better", "worse", "neutral"]
 
 
@@ -65,10 +65,18 @@ class Headline:
     rows: tuple[Row, ...]
 
 
+HIDDEN_METRICS = frozenset({"n_calls", "failed"})
+"""Shown in the headline's own Calls row (with cache hits and retries) rather than as metric rows."""
+
+
 def verdict(c: Comparison) -> Verdict:
     """The marker shown for a comparison: the note wins when it says the test could not be run."""
-    if "too few" in c.note.lower() or finite(c.delta) is None:
+    if "too few" in c.note.lower():
         return "too few items"
+    if finite(c.delta) is None:
+        return "not computed"
+    if finite(c.p_value) is None and (finite(c.ci_low) is None or finite(c.ci_high) is None):
+        return "not computed"
     return "significant" if c.significant else "not significant"
 
 
@@ -81,22 +89,49 @@ def direction(c: Comparison, higher_is_better: bool | None) -> Direction:
 
 
 def build_headline(run: RunResult) -> Headline:
-    """The headline table of `run`: task metrics first, then operational ones."""
+    """The headline table of `run`: task metrics first, then operational ones.
+
+    A comparison of a quantity that is not itself a metric (`latency_p50_delta_s`,
+    `prompt_tokens_rel_change`) is shown on the row of the metric it is about, else on a row of its own.
+    """
     models = model_order(run)
     metrics = metrics_by_model(run)
-    comparisons = {(c.model, c.metric): c for c in run.summary.comparisons}
     reference = run.info.reference
+    names = [n for n in metric_names(metrics) if n not in HIDDEN_METRICS]
+    comparisons: dict[tuple[str, str], Comparison] = {}
+    for c in run.summary.comparisons:
+        row = _row_for(c.metric, names)
+        if row is None:
+            names.append(c.metric)
+            row = c.metric
+        comparisons.setdefault((c.model, row), c)
+    names = [n for n in names if not is_operational(n)] + [n for n in names if is_operational(n)]
     rows = []
-    for name in metric_names(metrics):
+    for name in names:
         present = [metrics[m][name] for m in models if name in metrics[m]]
         kind = metric_kind(name, present)
-        hib = present[0].higher_is_better if present else None
+        hib = present[0].higher_is_better if present else _comparison_hib(name)
         unit = present[0].unit if present else ""
         cells = tuple(_cell(metrics[m].get(name), comparisons.get((m, name)) if m != reference else None,
                             kind, unit, hib) for m in models)
         rows.append(Row(metric=name, kind=kind, operational=is_operational(name), higher_is_better=hib,
                         cells=cells))
     return Headline(models=models, reference=reference, rows=tuple(rows))
+
+
+def _row_for(metric: str, names: list[str]) -> str | None:
+    """The metric row a comparison belongs on, by the naming rule of operational comparisons."""
+    if metric in names:
+        return metric
+    for suffix, row_suffix in (("_delta_s", "_s"), ("_rel_change", "_mean")):
+        if metric.endswith(suffix) and metric[: -len(suffix)] + row_suffix in names:
+            return metric[: -len(suffix)] + row_suffix
+    return None
+
+
+def _comparison_hib(metric: str) -> bool | None:
+    """Which way is better for a comparison without a metric of its own: lower, for time, tokens and cost."""
+    return False if is_operational(metric) else None
 
 
 def _cell(mv: MetricValue | None, c: Comparison | None, kind: Kind, unit: str,
@@ -107,7 +142,10 @@ def _cell(mv: MetricValue | None, c: Comparison | None, kind: Kind, unit: str,
     if c is not None:
         v = verdict(c)
         note = "" if v == "too few items" and "too few" in c.note.lower() else c.note
-        delta = DeltaCell(delta=fmt_delta(kind, c.delta, unit), ci=fmt_ci(kind, c.ci_low, c.ci_high, signed=True),
+        dkind = metric_kind(c.metric, []) if c.metric.endswith("_rel_change") else kind
+        if dkind == "relative" and note == "":
+            note = "relative change"
+        delta = DeltaCell(delta=fmt_delta(dkind, c.delta, unit), ci=fmt_ci(dkind, c.ci_low, c.ci_high, signed=True),
                           p=fmt_p(c.p_value), test=c.test, n=c.n, verdict=v, direction=direction(c, hib),
                           note=note, sign=_sign(c.delta))
     if mv is None:

@@ -15,7 +15,7 @@ import numpy as np
 from evalkit.records import Generation, MetricValue, RunResult
 
 OPERATIONAL_PREFIXES = ("latency", "cost", "prompt_tokens", "completion_tokens", "total_tokens", "failed",
-                        "calls", "retries", "cached")
+                        "n_calls", "calls", "retries", "cached")
 """Metric names starting with one of these are operational and come after the task's own metrics."""
 
 

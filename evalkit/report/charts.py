@@ -55,12 +55,14 @@ def metric_bars(metrics: Mapping[str, Mapping[str, MetricValue]], names: Sequenc
         return None
     colors = model_colors(list(metrics))
     k = len(models)
-    width = 0.8 / k
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(min(max(4.0, 0.9 + len(names) * (0.35 + 0.22 * k)), 16), 3.8),
-                     layout="constrained")
+        # Many models: legend beside the plot (a row of legends above would squeeze the axes away).
+        side_legend = k > 4
+        width = min(max(4.5, 0.9 + len(names) * (0.35 + 0.22 * k)), 16) + (2.2 if side_legend else 0)
+        fig = Figure(figsize=(width, max(3.8, 0.5 + 0.22 * k)), layout="constrained")
         ax = fig.add_subplot()
         x = np.arange(len(names))
+        bar = 0.8 / k
         for i, m in enumerate(models):
             vals, lo_err, hi_err = [], [], []
             for name in names:
@@ -70,8 +72,8 @@ def metric_bars(metrics: Mapping[str, Mapping[str, MetricValue]], names: Sequenc
                 lo, hi = (finite(mv.ci_low), finite(mv.ci_high)) if mv else (None, None)
                 lo_err.append(0.0 if v is None or lo is None else max(v - lo, 0.0))
                 hi_err.append(0.0 if v is None or hi is None else max(hi - v, 0.0))
-            pos = x - 0.4 + width * (i + 0.5)
-            ax.bar(pos, vals, width * 0.92, color=colors[m], label=_text(m),
+            pos = x - 0.4 + bar * (i + 0.5)
+            ax.bar(pos, vals, bar * 0.92, color=colors[m], label=_text(m),
                    yerr=[lo_err, hi_err], capsize=min(3.0, 12.0 / k), error_kw={"elinewidth": 0.9})
             if k * len(names) <= 24:
                 for px, v in zip(pos, vals):
@@ -82,7 +84,11 @@ def metric_bars(metrics: Mapping[str, Mapping[str, MetricValue]], names: Sequenc
         ax.set_ylim(0, 1.05)
         ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
         ax.grid(axis="x", visible=False)
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=min(k, 6), frameon=False, fontsize=8)
+        if side_legend:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), ncols=1 if k <= 16 else 2, frameon=False,
+                      fontsize=8)
+        else:
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=k, frameon=False, fontsize=8)
         return _svg(fig)
 
 
@@ -142,7 +148,8 @@ def latency_distribution(latencies: Mapping[str, Sequence[float]]) -> str | None
         ecdf.set_xlabel("latency (s)")
         ecdf.set_ylabel("share of calls ≤ x")
         ecdf.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-        ecdf.legend(loc="lower right", fontsize=7, frameon=False, ncols=1 if k <= 6 else 2)
+        if k <= 6:  # beyond that the legend hides the curves; the box plot's labels name the colours
+            ecdf.legend(loc="lower right", fontsize=7, frameon=False)
         names = list(data)[::-1]  # first model on top
         # `orientation=` arrived in matplotlib 3.10, which deprecated `vert=`; the project allows >= 3.8.
         horizontal = {"orientation": "horizontal"} if mpl.__version_info__ >= (3, 10) else {"vert": False}

@@ -19,6 +19,7 @@ import jinja2
 
 from evalkit.records import RunResult
 from evalkit.report import charts
+from evalkit.report._format import fmt_cell
 from evalkit.report._headline import Headline, build_headline
 from evalkit.report._metrics import call_stats, latencies, metrics_by_model
 from evalkit.report._samples import build_samples
@@ -56,6 +57,8 @@ def render_html(run: RunResult) -> str:
         headline=headline,
         calls=call_stats(run),
         charts=_charts(run, headline),
+        tables=[{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r] for r in t.rows]}
+                for t in run.summary.tables],
         samples=samples,
         n_disagree=sum(s.disagree for s in samples),
         n_failed=sum(s.failed for s in samples),

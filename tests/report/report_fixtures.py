@@ -75,9 +75,10 @@ def make_run(models: Sequence[str] = ("base", "ft", "ft-lr1e-5"), *, status: str
            hib: bool = True, unit: str = "") -> MetricValue:
         return MetricValue(name=name, value=value, ci_low=lo, ci_high=hi, n=3, higher_is_better=hib, unit=unit)
 
+    step = 0.3 / max(len(models), 3)  # 0.1 for three models; rates stay in [0, 1] for any number
     metrics = {
-        m: (mv("accuracy", 0.5 + 0.1 * j, 0.3 + 0.1 * j, 0.7 + 0.1 * j),
-            mv("macro_f1", 0.4 + 0.1 * j, 0.2, 0.6 + 0.1 * j),
+        m: (mv("accuracy", 0.5 + step * j, 0.3 + step * j, 0.7 + step * j),
+            mv("macro_f1", 0.4 + step * j, 0.2, 0.6 + step * j),
             mv("invalid_rate", 0.0 if j < len(models) - 1 else 1 / 3, hib=False),
             mv("latency_p50_s", 0.3 + 0.05 * j, hib=False, unit="s"))
         for j, m in enumerate(models)

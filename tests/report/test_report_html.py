@@ -88,3 +88,24 @@ def test_eight_models_render() -> None:
 def test_large_run_renders_every_sample() -> None:
     html = render_html(make_large_run(300))
     assert html.count('<article class="sample"') == 300
+
+
+def test_runner_operational_metrics_attach_to_their_rows(run3) -> None:
+    from evalkit.operational import operational_metrics
+
+    models = ["base", "ft", "ft-lr1e-5"]
+    ops, comps = operational_metrics(run3.generations, models, "base", n_bootstrap=200)
+    task_metrics = {m: tuple(v for v in run3.summary.metrics[m] if not v.name.startswith("latency"))
+                    for m in models}
+    summary = run3.summary.model_copy(update={
+        "metrics": {m: task_metrics[m] + ops[m] for m in models},
+        "comparisons": run3.summary.comparisons + comps})
+    head = _headline(render_html(run3.model_copy(update={"summary": summary})))
+    names = re.findall(r'<td class="metric"><code>([^<]+)</code>', head)
+    assert len(names) == len(set(names))
+    assert "n_calls" not in names and "failed" not in names  # in the Calls row instead
+    assert "latency_p50_delta_s" not in names and "prompt_tokens_rel_change" not in names
+    tokens = re.search(r"<code>prompt_tokens_mean</code>.*?</tr>", head, re.S).group(0)
+    assert tokens.count("relative change") == 2 and "too few items" in tokens
+    latency = re.search(r"<code>latency_p50_s</code>.*?</tr>", head, re.S).group(0)
+    assert latency.count("Δ") == 2
