@@ -62,6 +62,10 @@ class Model:
         """The model's name in `--models`."""
         return self.spec.name
 
+    def is_cached(self, request: Request) -> bool:
+        """True when `request` would be answered from the cache without a call."""
+        return self._cacheable and self.cache is not None and self.cache.get(cache_key(self.spec, request)) is not None
+
     async def generate(self, request: Request) -> Generation:
         """One call with caching and bounded retries; failures come back as a Generation with `error`."""
         key = cache_key(self.spec, request) if self._cacheable else ""
@@ -110,6 +114,12 @@ class Model:
                           attempt=request.attempt, prompt=request.prompt, output=response.text,
                           latency_s=latency, usage=response.usage,
                           cost_usd=call_cost(self.spec.price, response.usage), cached=cached, retries=retries)
+
+    async def warmup(self) -> None:
+        """Let the provider load what it needs before any call is timed (no-op for most providers)."""
+        warm = getattr(self.provider, "warmup", None)
+        if warm is not None:
+            await warm()
 
     async def aclose(self) -> None:
         """Release the provider."""

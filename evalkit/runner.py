@@ -12,7 +12,6 @@ from typing import TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from evalkit.version import __version__
 from evalkit.cache import ResponseCache
 from evalkit.config import ProjectConfig, resolve_models
 from evalkit.errors import ConfigError
@@ -31,6 +30,7 @@ from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SUITE_F
                            new_run_dir)
 from evalkit.suite import SuiteSpec
 from evalkit.tasks import ScoringContext, SummaryContext, Task, create_task
+from evalkit.version import __version__
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -170,6 +170,8 @@ class Runner:
         store.write_json(SUITE_FILE, self.suite.model_dump(mode="json"))
         store.write_records(SAMPLES_FILE, samples)
         try:
+            # Only models that will make calls need loading; a run served from the cache stays instant.
+            await asyncio.gather(*(m.warmup() for m in models if self._needs_calls(m, samples, prompts, params)))
             generations = await self._generate(models, samples, prompts, params)
             results = await self._score(samples, generations)
             names = tuple(s.name for s in self.specs)
@@ -191,6 +193,11 @@ class Runner:
         return RunOutcome(run_dir=run_dir, result=result,
                           calls={m.name: m.stats.calls for m in models},
                           cache_hits={m.name: m.stats.cache_hits for m in models})
+
+    def _needs_calls(self, model: Model, samples: Sequence[Sample], prompts: dict[str, list[Prompt]],
+                     params) -> bool:
+        return not all(model.is_cached(Request(prompt=prompts[model.name][i], params=params, attempt=a))
+                       for i in range(len(samples)) for a in range(self.options.attempts))
 
     def mark_interrupted(self) -> None:
         """Record that the run stopped early (what finished stays in generations.jsonl and the cache)."""

@@ -26,5 +26,13 @@ class Provider(Protocol):
         ...
 
 
+class Warmable(Protocol):
+    """Optional: a provider with a slow first-use step (loading weights) can do it before timing starts."""
+
+    async def warmup(self) -> None:
+        """Prepare for calls (e.g. load the model)."""
+        ...
+
+
 ProviderFactory = Callable[[ModelSpec], Provider]
 """Builds a provider for a spec; must raise ConfigError/MissingDependencyError up front (e.g. a missing key)."""

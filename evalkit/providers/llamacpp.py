@@ -73,6 +73,14 @@ class LlamaCppProvider:
         """One completion, run in a worker thread; deterministic local failures are not retryable."""
         return await asyncio.to_thread(self._generate_locked, request)
 
+    async def warmup(self) -> None:
+        """Load the model before the first call, so loading time is not counted as that call's latency."""
+        await asyncio.to_thread(self._load_locked)
+
+    def _load_locked(self) -> None:
+        with self._lock:
+            self._load()
+
     async def aclose(self) -> None:
         """Free the model (waits for a call in progress to finish)."""
         await asyncio.to_thread(self._unload)
