@@ -17,7 +17,7 @@ Choices made once, here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ __all__ = [
     "has_enough_items",
     "mcnemar_exact",
     "paired_bootstrap",
+    "paired_bootstrap_many",
     "sign_test",
     "wilcoxon_signed_rank",
     "wilson_interval",
@@ -149,49 +150,82 @@ def paired_bootstrap(statistic: Callable[..., Any], *arrays: Any, n_resamples: i
     >>> round(r.estimate, 6), round(r.ci_low, 6), round(r.ci_high, 6), round(r.p_value, 4)
     (2.0, 2.0, 2.0, 0.001)
     """
-    _check_positive_int("n_resamples", n_resamples)
-    _check_confidence(confidence)
     if not callable(statistic):
         raise ValueError(f"statistic must be callable. Got {statistic!r} instead.")
+    return paired_bootstrap_many(lambda *a: {"value": statistic(*a)}, *arrays, n_resamples=n_resamples,
+                                 confidence=confidence, seed=seed, null_value=null_value,
+                                 vectorized=vectorized)["value"]
+
+
+def paired_bootstrap_many(statistics: Callable[..., Mapping[str, Any]], *arrays: Any, n_resamples: int = 2000,
+                          confidence: float = 0.95, seed: int = 0, null_value: float | None = None,
+                          vectorized: bool = False) -> dict[str, BootstrapResult]:
+    """Like `paired_bootstrap` for several statistics computed together on the same resamples.
+
+    `statistics` returns a mapping name -> value (one value per row when `vectorized`); the result maps
+    the same names to their BootstrapResult. Use it when the statistics share work (e.g. all metrics of a
+    confusion matrix): the resamples are drawn and gathered once. With the same seed each result equals
+    what `paired_bootstrap` gives for that statistic alone.
+
+    >>> r = paired_bootstrap_many(lambda a: {"min": a.min(axis=-1), "max": a.max(axis=-1)}, [1, 2, 3],
+    ...                           vectorized=True)
+    >>> r["min"].estimate, r["max"].estimate
+    (1.0, 3.0)
+    """
+    _check_positive_int("n_resamples", n_resamples)
+    _check_confidence(confidence)
+    if not callable(statistics):
+        raise ValueError(f"statistics must be callable. Got {statistics!r} instead.")
     data = _as_arrays(arrays, numeric=False)
     n = len(data[0])
 
-    if vectorized:
-        estimate = float(np.asarray(statistic(*(a[np.newaxis, :] for a in data))).reshape(-1)[0])
-    else:
-        estimate = float(statistic(*data))
-    if not np.isfinite(estimate):
-        raise ValueError(f"statistic must be finite on the data. Got {estimate!r}.")
+    def evaluate(parts: list[np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        if vectorized:
+            raw = dict(statistics(*parts))
+        else:
+            per_row = [dict(statistics(*(a[r] for a in parts))) for r in range(rows)]
+            raw = {k: [row[k] for row in per_row] for k in per_row[0]}
+        out = {}
+        for k, v in raw.items():
+            arr = np.asarray(v, dtype=float).reshape(-1)
+            if arr.shape != (rows,):
+                raise ValueError(f"a vectorized statistic must return one value per resample row. "
+                                 f"Got shape {arr.shape} for {rows} rows (statistic {k!r}).")
+            out[k] = arr
+        return out
+
+    estimates = evaluate([a[np.newaxis, :] for a in data], 1)
+    for k, v in estimates.items():
+        if not np.isfinite(v[0]):
+            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
 
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK_CELLS // n)
-    values = np.empty(n_resamples, dtype=float)
+    values = {k: np.empty(n_resamples, dtype=float) for k in estimates}
     for start in range(0, n_resamples, chunk):
         stop = min(start + chunk, n_resamples)
         idx = rng.integers(0, n, size=(stop - start, n))
-        if vectorized:
-            out = np.asarray(statistic(*(a[idx] for a in data)), dtype=float).reshape(-1)
-            if out.shape != (stop - start,):
-                raise ValueError(f"a vectorized statistic must return one value per resample row. "
-                                 f"Got shape {out.shape} for {stop - start} rows.")
-            values[start:stop] = out
-        else:
-            for row, ix in enumerate(idx):
-                values[start + row] = float(statistic(*(a[ix] for a in data)))
-    if not np.all(np.isfinite(values)):
-        k = int(np.sum(~np.isfinite(values)))
-        raise ValueError(f"statistic was not finite on {k} of {n_resamples} resamples; give it an explicit "
-                         f"policy for undefined cases (e.g. zero_division).")
+        for k, v in evaluate([a[idx] for a in data], stop - start).items():
+            if k not in values:
+                raise ValueError(f"statistics must return the same names on every call. Got new name {k!r}.")
+            values[k][start:stop] = v
 
     alpha = 1.0 - confidence
-    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    p_value = None
-    if null_value is not None:
-        below = int(np.sum(values <= null_value))
-        above = int(np.sum(values >= null_value))
-        p_value = min(1.0, 2.0 * (min(below, above) + 1) / (n_resamples + 1))
-    return BootstrapResult(estimate=estimate, ci_low=float(low), ci_high=float(high), p_value=p_value,
-                           n=n, n_resamples=n_resamples, confidence=confidence)
+    results = {}
+    for k, vals in values.items():
+        if not np.all(np.isfinite(vals)):
+            bad = int(np.sum(~np.isfinite(vals)))
+            raise ValueError(f"statistic {k!r} was not finite on {bad} of {n_resamples} resamples; give it an "
+                             f"explicit policy for undefined cases (e.g. zero_division).")
+        low, high = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
+        p_value = None
+        if null_value is not None:
+            below = int(np.sum(vals <= null_value))
+            above = int(np.sum(vals >= null_value))
+            p_value = min(1.0, 2.0 * (min(below, above) + 1) / (n_resamples + 1))
+        results[k] = BootstrapResult(estimate=float(estimates[k][0]), ci_low=float(low), ci_high=float(high),
+                                     p_value=p_value, n=n, n_resamples=n_resamples, confidence=confidence)
+    return results
 
 
 def bootstrap_mean_ci(values: Any, *, n_resamples: int = 2000, confidence: float = 0.95,

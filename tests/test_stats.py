@@ -10,6 +10,7 @@ from evalkit.stats import (
     has_enough_items,
     mcnemar_exact,
     paired_bootstrap,
+    paired_bootstrap_many,
     sign_test,
     wilcoxon_signed_rank,
     wilson_interval,
@@ -57,6 +58,23 @@ def test_vectorized_and_scalar_statistics_agree():
     s = paired_bootstrap(lambda x, y: float(np.mean(x - y)), a, b, n_resamples=300, seed=5, null_value=0.0)
     assert v.ci_low == pytest.approx(s.ci_low) and v.ci_high == pytest.approx(s.ci_high)
     assert v.p_value == pytest.approx(s.p_value)
+
+
+def test_many_statistics_share_resamples_and_match_single_runs():
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=60), rng.normal(size=60)
+    many = paired_bootstrap_many(lambda x, y: {"mean": mean_delta(x, y),
+                                               "median": np.median(x, axis=-1) - np.median(y, axis=-1)},
+                                 a, b, n_resamples=400, seed=2, null_value=0.0, vectorized=True)
+    assert set(many) == {"mean", "median"}
+    single = paired_bootstrap(mean_delta, a, b, n_resamples=400, seed=2, null_value=0.0, vectorized=True)
+    assert many["mean"] == single
+    assert many["median"].estimate == pytest.approx(np.median(a) - np.median(b))
+
+
+def test_many_statistics_validate_shapes():
+    with pytest.raises(ValueError, match="one value per resample row.*statistic 'x'"):
+        paired_bootstrap_many(lambda a: {"x": a.mean()}, np.arange(5.0), vectorized=True, n_resamples=10)
 
 
 def test_reproducible_with_seed_and_different_across_seeds():
@@ -199,3 +217,12 @@ def test_min_items_policy():
     assert MIN_ITEMS_FOR_TEST == 10
     assert not has_enough_items(MIN_ITEMS_FOR_TEST - 1)
     assert has_enough_items(MIN_ITEMS_FOR_TEST)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import evalkit.stats
+
+    result = doctest.testmod(evalkit.stats)
+    assert result.attempted > 0 and result.failed == 0

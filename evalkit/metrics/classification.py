@@ -23,6 +23,7 @@ __all__ = [
     "INVALID",
     "ClassReport",
     "ClassificationMetrics",
+    "batch_confusion",
     "batch_scores",
     "classification_metrics",
     "encode_labels",
@@ -254,28 +255,37 @@ def _ratio(num: np.ndarray, den: np.ndarray, zero_division: float) -> np.ndarray
     return np.where(den == 0, zero_division, num / safe)
 
 
+def batch_confusion(true_codes: np.ndarray, pred_codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """Confusion counts per row of code arrays: shape (rows, n_labels, n_labels + 1), INVALID last."""
+    t, p = np.atleast_2d(true_codes), np.atleast_2d(pred_codes)
+    rows, width = t.shape[0], n_labels * (n_labels + 1)
+    # One bincount over all rows at once: row r's cells live at offsets [r * width, (r + 1) * width).
+    flat = (t * (n_labels + 1) + p) + (np.arange(rows) * width)[:, np.newaxis]
+    return np.bincount(flat.ravel(), minlength=rows * width).reshape(rows, n_labels, n_labels + 1)
+
+
 def batch_scores(true_codes: np.ndarray, pred_codes: np.ndarray, n_labels: int, positive: int | None = None,
                  zero_division: float = 0.0) -> dict[str, np.ndarray]:
-    """classification_metrics' scalar metrics along the last axis of code arrays (e.g. bootstrap rows).
+    """classification_metrics' scalar metrics for each row of code arrays (e.g. bootstrap resamples).
 
-    Agrees with `classification_metrics` on every row (same zero_division policy); returns arrays for
-    accuracy, invalid_rate, f1_macro and, given a `positive` code, precision, recall and f1.
+    Agrees with `classification_metrics` on every row (same zero_division policy); returns one value per
+    row for accuracy, invalid_rate, f1_macro and, given a `positive` code, precision, recall and f1.
     """
     _check_zero_division(zero_division)
-    t, p = np.asarray(true_codes), np.asarray(pred_codes)
-    f1s, out = [], {}
-    for k in range(n_labels):
-        is_t, is_p = t == k, p == k
-        tp = np.sum(is_t & is_p, axis=-1)
-        fp = np.sum(~is_t & is_p, axis=-1)
-        fn = np.sum(is_t & ~is_p, axis=-1)
-        f1 = _ratio(2 * tp, 2 * tp + fp + fn, zero_division)
-        f1s.append(f1)
-        if k == positive:
-            out["precision"] = _ratio(tp, tp + fp, zero_division)
-            out["recall"] = _ratio(tp, tp + fn, zero_division)
-            out["f1"] = f1
-    out["accuracy"] = np.mean(t == p, axis=-1)
-    out["invalid_rate"] = np.mean(p == n_labels, axis=-1)
-    out["f1_macro"] = np.mean(np.stack(f1s), axis=0)
+    cm = batch_confusion(true_codes, pred_codes, n_labels).astype(float)
+    n = cm.sum(axis=(1, 2))
+    tp = np.diagonal(cm[:, :, :n_labels], axis1=1, axis2=2)   # (rows, labels)
+    predicted = cm[:, :, :n_labels].sum(axis=1)                # column sums, INVALID excluded
+    actual = cm.sum(axis=2)                                    # row sums, INVALID included (it is a miss)
+    fp, fn = predicted - tp, actual - tp
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn, zero_division)
+    out = {
+        "accuracy": tp.sum(axis=1) / n,
+        "invalid_rate": cm[:, :, n_labels].sum(axis=1) / n,
+        "f1_macro": f1.mean(axis=1),
+    }
+    if positive is not None:
+        out["precision"] = _ratio(tp[:, positive], predicted[:, positive], zero_division)
+        out["recall"] = _ratio(tp[:, positive], actual[:, positive], zero_division)
+        out["f1"] = f1[:, positive]
     return out

@@ -10,7 +10,7 @@ Comparisons against the reference use the items where both models produced an ou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from evalkit.records import (
     Table,
     TaskSummary,
 )
-from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap
+from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
 from evalkit.tasks.base import ScoringContext, SummaryContext
 
 __all__ = ["ClassificationArgs", "ClassificationTask", "create"]
@@ -182,29 +182,23 @@ class ClassificationTask:
         binary = ["precision", "recall", "f1"] if self.positive_label is not None else []
         return ["accuracy", *binary, "f1_macro", "invalid_rate"]
 
-    def _stat(self, name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def _scores(self, t: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+        """This task's metrics for each row of code arrays (a bootstrap statistic)."""
         pos = self.labels.index(self.positive_label) if self.positive_label is not None else None
-        n_labels = len(self.labels)
-
-        def stat(t: np.ndarray, p: np.ndarray) -> np.ndarray:
-            return batch_scores(t, p, n_labels, pos, _ZERO_DIVISION)[name]
-
-        return stat
+        return batch_scores(t, p, len(self.labels), pos, _ZERO_DIVISION)
 
     def _model_metrics(self, scored: _Scored, ctx: SummaryContext) -> tuple[MetricValue, ...]:
         names = self._metric_names()
         n = len(scored.ids)
         if n == 0:
             return (*(MetricValue(name=k, value=None, higher_is_better=k != "invalid_rate") for k in names),
-                    MetricValue(name="n", value=0.0, n=0))
+                    MetricValue(name="n", value=0.0, n=0, unit="items"))
         t = encode_labels(scored.y_true, self.labels)
         p = encode_labels(scored.y_pred, self.labels)
-        out = []
-        for k in names:
-            r = paired_bootstrap(self._stat(k), t, p, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
-                                 seed=ctx.seed, vectorized=True)
-            out.append(MetricValue(name=k, value=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, n=n,
-                                   higher_is_better=k != "invalid_rate"))
+        boot = paired_bootstrap_many(self._scores, t, p, n_resamples=ctx.n_bootstrap,
+                                     confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
+        out = [MetricValue(name=k, value=boot[k].estimate, ci_low=boot[k].ci_low, ci_high=boot[k].ci_high, n=n,
+                           higher_is_better=k != "invalid_rate") for k in names]
         out.append(MetricValue(name="n", value=float(n), n=n, unit="items"))
         return tuple(out)
 
@@ -212,36 +206,37 @@ class ClassificationTask:
         ref_pred = dict(zip(ref.ids, ref.y_pred))
         keep = [i for i, sid in enumerate(a.ids) if sid in ref_pred]
         n = len(keep)
+        names = ["accuracy", *(["f1"] if self.positive_label is not None else []), "f1_macro"]
+        if n == 0:
+            return [Comparison(metric=k, model=model, reference=ctx.reference, n=0, delta=None,
+                               note="no items where both models produced output") for k in names]
         t = encode_labels([a.y_true[i] for i in keep], self.labels)
         pa = encode_labels([a.y_pred[i] for i in keep], self.labels)
         pr = encode_labels([ref_pred[a.ids[i]] for i in keep], self.labels)
-        metrics = ["accuracy", *(["f1"] if self.positive_label is not None else []), "f1_macro"]
+
+        def deltas(t_: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+            sx, sy = self._scores(t_, x), self._scores(t_, y)
+            return {k: sx[k] - sy[k] for k in names}
+
+        if not has_enough_items(n):
+            point = deltas(t, pa, pr)
+            return [Comparison(metric=k, model=model, reference=ctx.reference, n=n, delta=float(point[k][0]),
+                               note=TOO_FEW_ITEMS) for k in names]
+        boot = paired_bootstrap_many(deltas, t, pa, pr, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
+                                     seed=ctx.seed, null_value=0.0, vectorized=True)
         out = []
-        for k in metrics:
-            base = dict(metric=k, model=model, reference=ctx.reference, n=n)
-            if n == 0:
-                out.append(Comparison(**base, delta=None, note="no items where both models produced output"))
-                continue
-            f = self._stat(k)
-
-            def delta(t_: np.ndarray, x: np.ndarray, y: np.ndarray, f=f) -> np.ndarray:
-                return f(t_, x) - f(t_, y)
-
-            if not has_enough_items(n):
-                value = float(delta(t[np.newaxis], pa[np.newaxis], pr[np.newaxis])[0])
-                out.append(Comparison(**base, delta=value, note=TOO_FEW_ITEMS))
-                continue
-            r = paired_bootstrap(delta, t, pa, pr, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
-                                 seed=ctx.seed, null_value=0.0, vectorized=True)
+        for k in names:
+            r = boot[k]
+            base = dict(metric=k, model=model, reference=ctx.reference, n=n, delta=r.estimate, ci_low=r.ci_low,
+                        ci_high=r.ci_high)
             if k == "accuracy":
+                # McNemar's exact test is the standard for paired correctness; the CI stays the bootstrap's.
                 mc = mcnemar_exact(pa == t, pr == t)
-                out.append(Comparison(**base, delta=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high,
-                                      p_value=mc.p_value, test="mcnemar-exact",
+                out.append(Comparison(**base, p_value=mc.p_value, test="mcnemar-exact",
                                       note=f"discordant pairs: {mc.b} only {model} correct, "
                                            f"{mc.c} only {ctx.reference} correct"))
             else:
-                out.append(Comparison(**base, delta=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high,
-                                      p_value=r.p_value, test="paired-bootstrap"))
+                out.append(Comparison(**base, p_value=r.p_value, test="paired-bootstrap"))
         return out
 
     def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],

@@ -185,3 +185,12 @@ def test_encode_labels_rejects_unknown_values():
     assert encode_labels([P, INVALID, N], LABELS).tolist() == [0, 2, 1]
     with pytest.raises(ValueError, match="Got 'x'"):
         encode_labels(["x"], LABELS)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import evalkit.metrics.classification
+
+    result = doctest.testmod(evalkit.metrics.classification)
+    assert result.attempted > 0 and result.failed == 0
