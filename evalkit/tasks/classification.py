@@ -248,6 +248,11 @@ class ClassificationTask:
         unknown = [r.sample_id for r in results if r.sample_id not in targets]
         if unknown:
             raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
+        seen: set[str] = set()
+        repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
+        if repeated:
+            # Pairing is by sample id, so one result per sample (the runner scores attempt 0 only).
+            raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")
         scored, metrics, tables, matrices, notes = {}, {}, [], [], []
         for model in ctx.models:
             s, failed, missing = self._scored(model, targets, results)

@@ -245,3 +245,12 @@ def test_model_whose_calls_all_failed_is_reported_not_dropped(task):
 def test_reference_must_be_a_model(task):
     with pytest.raises(ValueError, match="reference must be among"):
         task.summarize(SAMPLES, [], SummaryContext(models=("a",), reference="b"))
+
+
+def test_results_must_be_one_per_known_sample(task):
+    results = score_all(task)
+    ctx = SummaryContext(models=MODELS, reference="base", n_bootstrap=50)
+    with pytest.raises(ValueError, match=r"one result per sample. Got repeats of \['s1'\]"):
+        task.summarize(SAMPLES, [*results, results[0]], ctx)
+    with pytest.raises(ValueError, match="not in `samples`"):
+        task.summarize(SAMPLES[1:], results, ctx)
