@@ -83,12 +83,16 @@ def load_csv(path: Path, fields: Mapping[str, str]) -> list[Sample]:
     return samples
 
 
-def load_hf(spec: DataSpec) -> list[Sample]:
-    """Samples from a Hugging Face dataset (needs the dataset in the local cache when offline)."""
+def load_hf(spec: DataSpec, base_dir: Path) -> list[Sample]:
+    """Samples from a Hugging Face dataset (from the hub, or its local cache when offline)."""
     import datasets  # heavy; only suites that ask for it pay the import
 
+    kwargs = {}
+    if spec.data_files:
+        files = Path(spec.data_files)
+        kwargs["data_files"] = str(files if files.is_absolute() else base_dir / files)
     try:
-        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split)
+        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split, **kwargs)
     except Exception as exc:  # datasets raises many types; all mean "could not load"
         raise DataError(f"Hugging Face dataset {spec.path!r} (config {spec.name!r}, split {spec.split!r}) "
                         f"could not be loaded: {exc}") from None
@@ -112,7 +116,7 @@ def resolve_data_path(spec: DataSpec, base_dir: Path, path: str | None = None) -
 def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
     """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
     if spec.source == "hf" and split_path is None:
-        return load_hf(spec)
+        return load_hf(spec, base_dir)
     path = resolve_data_path(spec, base_dir, split_path)
     if spec.source == "csv" or path.suffix == ".csv":
         return load_csv(path, spec.fields)

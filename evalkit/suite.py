@@ -30,6 +30,8 @@ class DataSpec(_Strict):
     """Hugging Face config name."""
     split: str = "test"
     """Hugging Face split."""
+    data_files: str | None = None
+    """For `hf` with a generic builder (`json`, `csv`, `parquet`): the local file(s), relative to the suite."""
     fields: dict[str, str] = Field(default_factory=lambda: {"id": "id", "input": "input", "target": "target"})
     """Maps record fields (`id`, `input`, `target`) to column names; other columns become sample fields."""
     train_path: str | None = None
