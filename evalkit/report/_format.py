@@ -65,7 +65,7 @@ def fmt_value(kind: Kind, x: float | None, unit: str = "") -> str:
     if kind == "seconds":
         return f"{x:.3f} s" if abs(x) < 1 else f"{x:,.2f} s"
     if kind == "usd":
-        return f"${x:,.4f}" if abs(x) < 1 else f"${x:,.2f}"
+        return "$" + _usd_digits(x)
     if kind == "tokens":
         return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
     if kind == "count":
@@ -86,8 +86,7 @@ def fmt_delta(kind: Kind, x: float | None, unit: str = "") -> str:
     if kind == "seconds":
         return f"{x:+.3f} s"
     if kind == "usd":
-        sign = "-" if x < 0 else "+"
-        return f"{sign}${abs(x):,.4f}" if abs(x) < 1 else f"{sign}${abs(x):,.2f}"
+        return ("-" if x < 0 else "+") + "$" + _usd_digits(abs(x))
     if kind in ("tokens", "count"):
         return f"{x:+,.1f}"
     if kind == "relative":
@@ -111,6 +110,22 @@ def fmt_p(p: float | None) -> str:
     if p is None:
         return MISSING
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_p_clause(p: float | None) -> str:
+    """A p-value as a clause: `p = 0.012`, `p < 0.001`, or `p —` when there is none."""
+    text = fmt_p(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}" if text != MISSING else f"p {MISSING}"
+
+
+def _usd_digits(x: float) -> str:
+    """Dollars with cents above $1, else enough decimals for two significant digits (at least four)."""
+    if abs(x) >= 1:
+        return f"{x:,.2f}"
+    if x == 0:
+        return "0.00"
+    decimals = min(8, max(4, 1 - math.floor(math.log10(abs(x)))))
+    return f"{x:.{decimals}f}"
 
 
 def fmt_cell(x: object) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from evalkit.records import Comparison, MetricValue, RunResult
-from evalkit.report._format import Kind, fmt_ci, fmt_delta, fmt_p, fmt_value, finite, metric_kind
+from evalkit.report._format import Kind, fmt_ci, fmt_delta, fmt_p_clause, fmt_value, finite, metric_kind
 from evalkit.report._metrics import is_operational, metric_names, metrics_by_model, model_order
 
 Verdict = Literal["significant", "not significant", "too few items", "not computed"]
@@ -111,6 +111,8 @@ def build_headline(run: RunResult) -> Headline:
         present = [metrics[m][name] for m in models if name in metrics[m]]
         kind = metric_kind(name, present)
         hib = present[0].higher_is_better if present else _comparison_hib(name)
+        if kind == "count" and not is_operational(name):
+            hib = None  # a number of items is context, not a score: no "better" direction
         unit = present[0].unit if present else ""
         cells = tuple(_cell(metrics[m].get(name), comparisons.get((m, name)) if m != reference else None,
                             kind, unit, hib) for m in models)
@@ -143,10 +145,11 @@ def _cell(mv: MetricValue | None, c: Comparison | None, kind: Kind, unit: str,
         v = verdict(c)
         note = "" if v == "too few items" and "too few" in c.note.lower() else c.note
         dkind = metric_kind(c.metric, []) if c.metric.endswith("_rel_change") else kind
-        if dkind == "relative" and note == "":
-            note = "relative change"
-        delta = DeltaCell(delta=fmt_delta(dkind, c.delta, unit), ci=fmt_ci(dkind, c.ci_low, c.ci_high, signed=True),
-                          p=fmt_p(c.p_value), test=c.test, n=c.n, verdict=v, direction=direction(c, hib),
+        text = fmt_delta(dkind, c.delta, unit)
+        if dkind == "relative" and finite(c.delta) is not None:
+            text += " (relative)"
+        delta = DeltaCell(delta=text, ci=fmt_ci(dkind, c.ci_low, c.ci_high, signed=True),
+                          p=fmt_p_clause(c.p_value), test=c.test, n=c.n, verdict=v, direction=direction(c, hib),
                           note=note, sign=_sign(c.delta))
     if mv is None:
         return Cell(value=fmt_value(kind, None), ci="", n=0, delta=delta)

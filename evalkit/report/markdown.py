@@ -14,7 +14,7 @@ from evalkit.report._headline import Cell, build_headline, verdict
 from evalkit.report._metrics import call_stats, metrics_by_model
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
-_NUMBER = re.compile(r"[0-9a-z .,%$+\-\[\]—<]*")
+_NUMBER = re.compile(r"[0-9a-z .,%$+\-\[\]—<=()]*")
 _ARROWS = {1: "▲", -1: "▼", 0: "■"}
 _DIRECTION = {"better": " (better)", "worse": " (worse)", "neutral": ""}
 
@@ -71,7 +71,7 @@ def _cell(cell: Cell | None) -> str:
     d = cell.delta
     if d is not None:
         text += (f"<br>{_ARROWS[d.sign]} Δ {num(d.delta)}" + (f" {num(d.ci)}" if d.ci else "")
-                 + f", p {num(d.p)}, **{d.verdict}**{_DIRECTION[d.direction]}")
+                 + f", {num(d.p)}, **{d.verdict}**{_DIRECTION[d.direction]}")
     return text
 
 

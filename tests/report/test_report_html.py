@@ -106,6 +106,6 @@ def test_runner_operational_metrics_attach_to_their_rows(run3) -> None:
     assert "n_calls" not in names and "failed" not in names  # in the Calls row instead
     assert "latency_p50_delta_s" not in names and "prompt_tokens_rel_change" not in names
     tokens = re.search(r"<code>prompt_tokens_mean</code>.*?</tr>", head, re.S).group(0)
-    assert tokens.count("relative change") == 2 and "too few items" in tokens
+    assert tokens.count("% (relative)") == 2 and "too few items" in tokens
     latency = re.search(r"<code>latency_p50_s</code>.*?</tr>", head, re.S).group(0)
     assert latency.count("Δ") == 2

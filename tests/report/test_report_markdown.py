@@ -45,7 +45,7 @@ def test_headline_table_has_every_model_and_deltas(run3) -> None:
     accuracy = _cells(next(r for r in rows if r.startswith("| accuracy")))
     assert len(accuracy) == 4
     assert "Δ" not in accuracy[1]
-    assert "Δ +10.0 pp [+5.0 pp, +15.0 pp], p 0.012, **significant** (better)" in accuracy[2]
+    assert "Δ +10.0 pp [+5.0 pp, +15.0 pp], p = 0.012, **significant** (better)" in accuracy[2]
     f1 = _cells(next(r for r in rows if r.startswith("| macro")))
     assert "**too few items**" in f1[2] and "**too few items**" in f1[3]
 
