@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", type=Path, help="response cache folder (default: $EVALKIT_CACHE_DIR or ~/.cache/evalkit)")
     run.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap (default: 0)")
     run.add_argument("--reference", help="model the others are compared with (default: the first of --models)")
+    run.add_argument("--judge", help="judge model for judge tasks (default: mistral-large with a key, else the "
+                                     "embedded model)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     report = sub.add_parser("report", help="re-render a run's report from stored results (no model call)")
@@ -79,7 +81,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
                          use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
-                         reference=args.reference, show_progress=not args.quiet)
+                         reference=args.reference, judge=args.judge, show_progress=not args.quiet)
     runner = prepare(suite, config, options, console)
     try:
         outcome = asyncio.run(runner.run())

@@ -26,6 +26,8 @@ EMBEDDED_BASE = "gemma3-270m"
 BUILTIN_MODELS: Mapping[str, Mapping[str, Any]] = {
     "base": {"provider": "llamacpp", "model": EMBEDDED_BASE, "concurrency": 1, "timeout_s": 600.0,
              "metadata": {"description": "Gemma 3 270M pretrained (embedded, offline)"}},
+    "mistral-large": {"provider": "mistral", "model": "mistral-large-latest", "concurrency": 4,
+                      "metadata": {"description": "Mistral Large (needs MISTRAL_API_KEY); the default judge online"}},
 }
 """Models that exist without any config. The embedded `ft` is suite-specific: each demo suite names its
 own LoRA adapter in its `models:` section."""
@@ -51,6 +53,8 @@ class ProjectConfig(BaseModel):
     """`[providers.NAME]` tables: defaults for every model of that provider (e.g. requests_per_second)."""
     prices: dict[str, Price] = Field(default_factory=dict)
     """`[prices."MODEL_ID"]` tables, USD per 1M tokens; keys may be glob patterns (`ft:open-mistral-7b:*`)."""
+    judge: str | None = None
+    """Model name of the judge for tasks that need one (default: `mistral-large` with a key, else `base`)."""
     path: Path | None = None
     """The file this was read from (None: no project config)."""
 
@@ -145,3 +149,24 @@ def resolve_models(names: Sequence[str], config: ProjectConfig, suite: SuiteSpec
     if dupes:
         raise ConfigError(f"--models: each model may appear once; repeated: {', '.join(dupes)}")
     return [resolve_model(n, config, suite) for n in names]
+
+
+OFFLINE_JUDGE = "base"
+ONLINE_JUDGE = "mistral-large"
+
+
+def judge_name(cli_choice: str | None, config: ProjectConfig, suite: SuiteSpec | None) -> str:
+    """The judge model's name: `--judge`, then the project config, then the suite, then the default.
+
+    The default is Mistral Large when MISTRAL_API_KEY is set, else the embedded local model (whose verdicts
+    only demonstrate the pipeline; reports label them so).
+    """
+    import os
+
+    if cli_choice:
+        return cli_choice
+    if config.judge:
+        return config.judge
+    if suite is not None and suite.judge:
+        return suite.judge
+    return ONLINE_JUDGE if os.environ.get("MISTRAL_API_KEY") else OFFLINE_JUDGE

@@ -274,6 +274,8 @@ class RunInfo(Record):
     evalkit_version: str
     prompts: tuple[PromptTemplate, ...] = ()
     generation_params: dict[str, Any] = Field(default_factory=dict)
+    judge: dict[str, Any] | None = None
+    """Public ModelSpec dict of the judge model, for tasks that use one."""
     offline_judge: bool = False
     """True when the judge is the embedded local model: a pipeline demonstration, not a verdict."""
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from evalkit.cache import ResponseCache
-from evalkit.config import ProjectConfig, resolve_models
+from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_models
 from evalkit.errors import ConfigError
 from evalkit.loaders import load_samples
 from evalkit.model import Model
@@ -50,6 +50,8 @@ class RunOptions:
     seed: int = 0
     reference: str | None = None
     attempts: int = 1
+    judge: str | None = None
+    """Judge model name (`--judge`) for tasks that need one."""
     show_progress: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -114,7 +116,7 @@ class Runner:
     """Runs one suite with resolved models; owns the run directory while it runs."""
 
     def __init__(self, suite: SuiteSpec, specs: Sequence[ModelSpec], options: RunOptions,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, judge: ModelSpec | None = None) -> None:
         self.suite = suite
         self.options = options
         self.console = console or Console(stderr=True)
@@ -130,21 +132,25 @@ class Runner:
         if options.limit is not None and options.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {options.limit}")
         self.task = create_task(suite.task, suite.task_args, suite.path)
+        self.judge_spec = judge if getattr(self.task, "needs_judge", False) else None
         self.store: RunStore | None = None
         self.info: RunInfo | None = None
 
-    def _models(self, cache: ResponseCache | None) -> list[Model]:
+    def _models(self, cache: ResponseCache | None) -> tuple[list[Model], Model | None]:
+        """The compared models and the judge (if the task needs one)."""
         # Providers are built (keys checked, files found) for every model before any call is made.
-        providers = [create_provider(spec) for spec in self.specs]
+        specs = self.specs + ([self.judge_spec] if self.judge_spec else [])
+        providers = [create_provider(spec) for spec in specs]
         limiters: dict[tuple[str, str | None], RateLimiter] = {}
         models = []
-        for spec, provider in zip(self.specs, providers, strict=True):
+        for spec, provider in zip(specs, providers, strict=True):
             limiter = None
             if spec.requests_per_second:
                 limiter = limiters.setdefault((spec.provider, spec.base_url), RateLimiter(spec.requests_per_second))
             models.append(Model(spec=spec, provider=provider, cache=cache, limiter=limiter,
                                 retry=self.options.retry, seed=self.options.seed))
-        return models
+        judge = models.pop() if self.judge_spec else None
+        return models, judge
 
     async def run(self) -> RunOutcome:
         """Execute the whole pipeline and write the run directory."""
@@ -157,7 +163,7 @@ class Runner:
         if params.seed is None:
             params = params.model_copy(update={"seed": opts.seed})
         cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache else None
-        models = self._models(cache)
+        models, judge = self._models(cache)
 
         run_dir = new_run_dir(opts.out_dir, self.suite.name)
         self.store = store = RunStore(run_dir)
@@ -165,7 +171,9 @@ class Runner:
                             task=self.suite.task, description=self.suite.description,
                             models=tuple(s.public_dict() for s in self.specs), reference=self.reference,
                             seed=opts.seed, limit=opts.limit, started_at=_now(), evalkit_version=__version__,
-                            prompts=templates, generation_params=params.model_dump(mode="json"))
+                            prompts=templates, generation_params=params.model_dump(mode="json"),
+                            judge=self.judge_spec.public_dict() if self.judge_spec else None,
+                            offline_judge=self.judge_spec is not None and self.judge_spec.provider == "llamacpp")
         store.write_info(self.info)
         store.write_json(SUITE_FILE, self.suite.model_dump(mode="json"))
         store.write_records(SAMPLES_FILE, samples)
@@ -173,7 +181,9 @@ class Runner:
             # Only models that will make calls need loading; a run served from the cache stays instant.
             await asyncio.gather(*(m.warmup() for m in models if self._needs_calls(m, samples, prompts, params)))
             generations = await self._generate(models, samples, prompts, params)
-            results = await self._score(samples, generations)
+            if judge is not None:
+                await judge.warmup()
+            results = await self._score(samples, generations, judge)
             names = tuple(s.name for s in self.specs)
             summary = self.task.summarize(samples, results, SummaryContext(models=names, reference=self.reference,
                                                                            seed=opts.seed))
@@ -186,13 +196,15 @@ class Runner:
             store.write_info(self.info)
         finally:
             store.close()
-            for m in models:
+            for m in models + ([judge] if judge else []):
                 await m.aclose()
             if cache is not None:
                 cache.close()
+        counted = models + ([judge] if judge else [])
         return RunOutcome(run_dir=run_dir, result=result,
-                          calls={m.name: m.stats.calls for m in models},
-                          cache_hits={m.name: m.stats.cache_hits for m in models})
+                          calls={m.name if m is not judge else f"judge:{m.name}": m.stats.calls for m in counted},
+                          cache_hits={m.name if m is not judge else f"judge:{m.name}": m.stats.cache_hits
+                                      for m in counted})
 
     def _needs_calls(self, model: Model, samples: Sequence[Sample], prompts: dict[str, list[Prompt]],
                      params) -> bool:
@@ -234,13 +246,14 @@ class Runner:
             per_model = await asyncio.gather(*(run_model(m) for m in models))
         return [g for gens in per_model for g in gens]
 
-    async def _score(self, samples: Sequence[Sample], generations: Sequence[Generation]) -> list[SampleResult]:
+    async def _score(self, samples: Sequence[Sample], generations: Sequence[Generation],
+                     judge: Model | None = None) -> list[SampleResult]:
         assert self.store is not None
         by_sample: dict[str, dict[str, Generation]] = {}
         for g in generations:
             if g.attempt == 0:
                 by_sample.setdefault(g.sample_id, {})[g.model] = g
-        ctx = ScoringContext(seed=self.options.seed)
+        ctx = ScoringContext(seed=self.options.seed, judge=judge)
 
         async def score(sample: Sample) -> SampleResult:
             return await self.task.score(sample, by_sample.get(sample.id, {}), ctx)
@@ -254,4 +267,5 @@ def prepare(suite: SuiteSpec, config: ProjectConfig, options: RunOptions,
             console: Console | None = None) -> Runner:
     """Resolve models and validate everything that can fail before a single call is made."""
     specs = resolve_models(options.models, config, suite)
-    return Runner(suite, specs, options, console)
+    judge = resolve_model(judge_name(options.judge, config, suite), config, suite)
+    return Runner(suite, specs, options, console, judge=judge)

@@ -63,6 +63,8 @@ class SuiteSpec(_Strict):
     """Suite-local model definitions (e.g. the demo `ft` adapter for this suite); the project config wins."""
     reference: str | None = None
     """The model others are compared with (default: the first of `--models`)."""
+    judge: str | None = None
+    """Judge model name for tasks that need one (overridden by `--judge` and the project config)."""
     path: Path = Path(".")
     """The suite file this was read from (set by the loader)."""
 

@@ -35,7 +35,11 @@ class SummaryContext:
 
 @runtime_checkable
 class Task(Protocol):
-    """Scores model outputs for one kind of evaluation (classification, pairwise judging, ...)."""
+    """Scores model outputs for one kind of evaluation (classification, pairwise judging, ...).
+
+    A task that calls a judge model sets a class attribute `needs_judge = True`; the runner then passes the
+    judge (an evalkit.model.Model) in ScoringContext.judge.
+    """
 
     name: str
 
