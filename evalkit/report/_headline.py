@@ -88,14 +88,15 @@ def direction(c: Comparison, higher_is_better: bool | None) -> Direction:
     return "better" if (delta > 0) == higher_is_better else "worse"
 
 
-def build_headline(run: RunResult) -> Headline:
+def build_headline(run: RunResult, metrics: dict[str, dict[str, MetricValue]] | None = None) -> Headline:
     """The headline table of `run`: task metrics first, then operational ones.
 
     A comparison of a quantity that is not itself a metric (`latency_p50_delta_s`,
     `prompt_tokens_rel_change`) is shown on the row of the metric it is about, else on a row of its own.
+    `metrics` is metrics_by_model(run), when the caller has it already.
     """
     models = model_order(run)
-    metrics = metrics_by_model(run)
+    metrics = metrics_by_model(run) if metrics is None else metrics
     reference = run.info.reference
     names = [n for n in metric_names(metrics) if n not in HIDDEN_METRICS]
     comparisons: dict[tuple[str, str], Comparison] = {}

@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from evalkit.records import RunResult
+from evalkit.records import MetricValue, RunResult
 from evalkit.report import charts
 from evalkit.report._format import fmt_cell
 from evalkit.report._headline import Headline, build_headline
@@ -44,7 +44,8 @@ class Chart:
 
 def render_html(run: RunResult) -> str:
     """The HTML report of `run` as one self-contained document."""
-    headline = build_headline(run)
+    metrics = metrics_by_model(run)
+    headline = build_headline(run, metrics)
     samples = build_samples(run, headline.models)
     template = _ENV.get_template("report.html.j2")
     return template.render(
@@ -56,7 +57,7 @@ def render_html(run: RunResult) -> str:
         if run.info.generation_params else "",
         headline=headline,
         calls=call_stats(run),
-        charts=_charts(run, headline),
+        charts=_charts(run, headline, metrics),
         tables=[{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r] for r in t.rows]}
                 for t in run.summary.tables],
         samples=samples,
@@ -72,10 +73,10 @@ def script_hash() -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
 
-def _charts(run: RunResult, headline: Headline) -> list[Chart]:
+def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]]) -> list[Chart]:
     out = []
     rates = [r.metric for r in headline.rows if r.kind == "fraction" and not r.operational]
-    bars = charts.metric_bars(metrics_by_model(run), rates)
+    bars = charts.metric_bars(metrics, rates)
     if bars:
         out.append(Chart("Metrics per model, with 95% confidence intervals", bars))
     cms = charts.confusion_matrices(run.summary.confusion_matrices)
