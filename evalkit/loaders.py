@@ -115,6 +115,10 @@ def resolve_data_path(spec: DataSpec, base_dir: Path, path: str | None = None) -
 
 def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
     """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
+    if spec.source == "bsard":
+        from evalkit.sources.bsard import load_bsard  # joins two tables; imported only by suites that use it
+
+        return load_bsard(spec, base_dir, questions_file=split_path)
     if spec.source == "hf" and split_path is None:
         return load_hf(spec, base_dir)
     path = resolve_data_path(spec, base_dir, split_path)

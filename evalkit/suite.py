@@ -22,10 +22,12 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     """Where a suite's samples come from."""
 
-    source: Literal["jsonl", "csv", "hf"] = "jsonl"
-    """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`."""
+    source: Literal["jsonl", "csv", "hf", "bsard"] = "jsonl"
+    """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`; `bsard`: BSARD questions
+    joined with their articles (evalkit.sources.bsard; `fields` does not apply)."""
     path: str
-    """Local file (relative to the suite file) or Hugging Face dataset name."""
+    """Local file (relative to the suite file) or Hugging Face dataset name (for `bsard`: the hub name, or a
+    local folder laid out like the hub repository)."""
     name: str | None = None
     """Hugging Face config name."""
     split: str = "test"

@@ -1,0 +1,209 @@
+"""BSARD (Belgian Statutory Article Retrieval Dataset): legal questions joined with the articles that answer them.
+
+The Hugging Face dataset `maastrichtlawtech/bsard` has two configs:
+
+- `questions` (splits `train`, `test`, `synthetic`): `id`, `question`, `category`, `subcategory`,
+  `extra_description`, and `article_ids`: the ids of the relevant articles, a comma-separated string in the CSV
+  files the hub serves (`"1062,1063"`; a lone id may be read as an integer), a list in older script versions;
+- `corpus` (split `corpus`): `id`, `article` (the text), `reference` (its identifier), and where it sits in the
+  law (`law_type`, `code`, `book`, `part`, `act`, `chapter`, `section`, `subsection`, `description`).
+
+A suite names this source with `data: {source: bsard, path: ..., split: ...}`. `path` is either the hub name or a
+local folder laid out like the hub repository (`questions_<split>.csv`, `articles.csv`), such as the bundled
+offline sample in benchmarks/bsard. Both are read through `datasets` (the `csv` builder for a folder).
+
+Each question becomes one Sample: `input` is the question; `fields` carry the relevant articles (`articles`,
+`article_ids`), the same articles rendered as one text block (`context`, what the models are given), and the
+question's metadata; `target` is the `answer` column where a split has one (the bundled training split's
+reference answers; the hub has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import DataError
+from evalkit.records import Sample
+from evalkit.suite import DataSpec
+
+__all__ = ["BsardArticle", "article_from_row", "join_questions", "load_bsard", "parse_article_ids",
+           "render_context"]
+
+HUB_QUESTIONS_CONFIG = "questions"
+HUB_CORPUS_CONFIG = "corpus"
+HUB_CORPUS_SPLIT = "corpus"
+CORPUS_FILE = "articles.csv"
+QUESTION_COLUMNS = ("id", "question", "article_ids")
+METADATA_COLUMNS = ("category", "subcategory", "extra_description")
+
+
+@dataclass(frozen=True)
+class BsardArticle:
+    """One statutory article of the corpus."""
+
+    id: str
+    reference: str
+    """How the article is cited (e.g. `Art. 12, Code du logement locatif`): what a good answer names."""
+    text: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain JSON-able form, stored in Sample.fields (records stay serialisable)."""
+        return {"id": self.id, "reference": self.reference, "text": self.text}
+
+
+def _blank(value: Any) -> bool:
+    """None, NaN (pandas' empty CSV cell) or whitespace-only text."""
+    if value is None:
+        return True
+    if isinstance(value, float) and value != value:  # NaN
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def parse_article_ids(value: Any, where: str) -> tuple[str, ...]:
+    """The article ids of one question, in their order, from a list, an integer or a comma-separated string."""
+    if isinstance(value, bool) or _blank(value):
+        raise DataError(f"{where}: column 'article_ids' is empty; every question needs at least one article")
+    if isinstance(value, int):
+        items: list[Any] = [value]
+    elif isinstance(value, float) and value.is_integer():
+        items = [int(value)]  # a CSV column of lone ids may be read as floats when some cells are empty
+    elif isinstance(value, str):
+        items = [part for part in value.split(",")]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise DataError(f"{where}: column 'article_ids' must be a comma-separated string or a list of ids, "
+                        f"got {type(value).__name__} {value!r}")
+    ids: list[str] = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            raise DataError(f"{where}: column 'article_ids' has an empty id in {value!r}")
+        if text not in ids:  # a repeated id would show the same article twice
+            ids.append(text)
+    return tuple(ids)
+
+
+def article_from_row(row: Mapping[str, Any], where: str) -> BsardArticle:
+    """One corpus row as a BsardArticle; the citation falls back to `Art. <article_no>, <code>`, then the id."""
+    missing = [c for c in ("id", "article") if c not in row or _blank(row[c])]
+    if missing:
+        raise DataError(f"{where}: missing or empty column(s) {', '.join(repr(c) for c in missing)}; "
+                        f"the row has {', '.join(repr(c) for c in row) or 'no columns'}")
+    article_id = str(row["id"]).strip()
+    reference = row.get("reference")
+    if _blank(reference):
+        number, code = row.get("article_no"), row.get("code")
+        if not _blank(number) and not _blank(code):
+            reference = f"Art. {number}, {code}"
+        else:
+            reference = f"Article {article_id}"
+    return BsardArticle(id=article_id, reference=str(reference).strip(), text=str(row["article"]).strip())
+
+
+def index_corpus(rows: Iterable[Mapping[str, Any]], where: str) -> dict[str, BsardArticle]:
+    """Corpus rows by article id; a repeated id is an error (which article a question means would be unclear)."""
+    corpus: dict[str, BsardArticle] = {}
+    for i, row in enumerate(rows):
+        article = article_from_row(row, f"{where} row {i}")
+        if article.id in corpus:
+            raise DataError(f"{where} row {i}: duplicated article id {article.id!r}")
+        corpus[article.id] = article
+    if not corpus:
+        raise DataError(f"{where}: the corpus has no articles")
+    return corpus
+
+
+def render_context(articles: Sequence[BsardArticle]) -> str:
+    """The articles as the models see them: each citation on its own line, then the text; blank line between."""
+    return "\n\n".join(f"{a.reference}\n{a.text}" for a in articles)
+
+
+def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, BsardArticle],
+                   where: str) -> list[Sample]:
+    """Samples from question rows, each with its relevant articles looked up in the corpus (a pure function).
+
+    Errors name the question row; an article id missing from the corpus is an error, never a silently shorter
+    context, because the models would then be judged on articles they were not given.
+    """
+    samples: list[Sample] = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(questions):
+        here = f"{where} row {i}"
+        missing = [c for c in QUESTION_COLUMNS if c not in row]
+        if missing:
+            raise DataError(f"{here}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+                            f"the row has {', '.join(repr(c) for c in row) or 'no columns'}")
+        if _blank(row["question"]) or not isinstance(row["question"], str):
+            raise DataError(f"{here}: column 'question' must be non-empty text, got {row['question']!r}")
+        qid = str(row["id"]).strip()
+        if qid in seen:
+            raise DataError(f"{where}: duplicated question id {qid!r} (rows {seen[qid]} and {i})")
+        seen[qid] = i
+        ids = parse_article_ids(row["article_ids"], here)
+        unknown = [a for a in ids if a not in corpus]
+        if unknown:
+            raise DataError(f"{here}: article id(s) {', '.join(unknown)} not found in the corpus "
+                            f"({len(corpus)} articles)")
+        articles = [corpus[a] for a in ids]
+        fields: dict[str, Any] = {
+            "article_ids": list(ids),
+            "articles": [a.as_dict() for a in articles],
+            "context": render_context(articles),
+        }
+        for column in METADATA_COLUMNS:
+            if column in row:
+                fields[column] = None if _blank(row[column]) else str(row[column]).strip()
+        answer = row.get("answer")
+        samples.append(Sample(id=qid, input=row["question"].strip(),
+                              target=None if _blank(answer) else str(answer).strip(), fields=fields))
+    if not samples:
+        raise DataError(f"{where}: no questions")
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading shell: everything above is pure; below only reads tables through `datasets`.
+
+
+def _read_table(path: str, where: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """All rows of one dataset split as dicts, through `datasets` (hub name, or `csv` with data_files)."""
+    import datasets  # heavy; only suites that ask for it pay the import
+
+    try:
+        ds = datasets.load_dataset(path, **kwargs)
+    except Exception as exc:  # datasets raises many types; all mean "could not load"
+        raise DataError(f"{where} could not be loaded: {exc}") from None
+    return [dict(row) for row in ds]
+
+
+def load_bsard(spec: DataSpec, base_dir: Path, *, questions_file: str | None = None) -> list[Sample]:
+    """Samples of a `source: bsard` DataSpec: from a local folder laid out like the hub, or the hub itself.
+
+    `questions_file` reads another questions file of the local folder's layout (e.g. the training split's
+    `questions_train.csv`), relative to the suite folder like DataSpec.train_path.
+    """
+    local = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
+    if questions_file is not None or local.is_dir():
+        folder = local if local.is_dir() else base_dir
+        qfile = Path(questions_file) if questions_file else Path(f"questions_{spec.split}.csv")
+        qpath = qfile if qfile.is_absolute() else (base_dir / qfile if questions_file else folder / qfile)
+        cpath = (qpath.parent if questions_file else folder) / CORPUS_FILE
+        for p in (qpath, cpath):
+            if not p.is_file():
+                raise DataError(f"BSARD data file not found: {p} (a local BSARD folder holds "
+                                f"questions_<split>.csv and {CORPUS_FILE})")
+        corpus_rows = _read_table("csv", str(cpath), data_files=str(cpath), split="train")
+        question_rows = _read_table("csv", str(qpath), data_files=str(qpath), split="train")
+        corpus_where, questions_where = str(cpath), str(qpath)
+    else:
+        corpus_where = f"Hugging Face dataset {spec.path!r} (config {HUB_CORPUS_CONFIG!r})"
+        questions_where = f"Hugging Face dataset {spec.path!r} (config {HUB_QUESTIONS_CONFIG!r}, split {spec.split!r})"
+        corpus_rows = _read_table(spec.path, corpus_where, name=HUB_CORPUS_CONFIG, split=HUB_CORPUS_SPLIT)
+        question_rows = _read_table(spec.path, questions_where, name=HUB_QUESTIONS_CONFIG, split=spec.split)
+    corpus = index_corpus(corpus_rows, corpus_where)
+    return join_questions(question_rows, corpus, questions_where)

@@ -1,0 +1,175 @@
+"""The BSARD source: the pure join on rows, and the `datasets` shell on local files in the hub's CSV schema."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from evalkit.errors import DataError
+from evalkit.loaders import load_samples
+from evalkit.sources.bsard import (BsardArticle, article_from_row, index_corpus, join_questions, parse_article_ids,
+                                   render_context)
+from evalkit.suite import DataSpec
+
+# The columns the hub serves (config `corpus`, split `corpus`; config `questions`, splits train/test/synthetic).
+CORPUS_COLUMNS = ["id", "article", "reference", "law_type", "code", "book", "part", "act", "chapter", "section",
+                  "subsection", "description"]
+QUESTION_COLUMNS = ["id", "question", "category", "subcategory", "extra_description", "article_ids"]
+
+CORPUS = [
+    {"id": 10, "article": "Le bail est conclu par écrit.", "reference": "Art. 1er, Code test du bail"},
+    {"id": 11, "article": "La garantie ne dépasse pas deux mois de loyer.", "reference": "Art. 2, Code test du bail"},
+    {"id": 12, "article": "Le préavis est de trois mois.", "reference": "Art. 3, Code test du bail"},
+]
+
+
+def _corpus() -> dict[str, BsardArticle]:
+    return index_corpus(CORPUS, "corpus")
+
+
+def test_article_ids_forms() -> None:
+    assert parse_article_ids("1062,1063", "q") == ("1062", "1063")
+    assert parse_article_ids(" 5 , 7 ,5", "q") == ("5", "7")  # spaces trimmed, repeats dropped, order kept
+    assert parse_article_ids(13348, "q") == ("13348",)  # a lone id read as an integer by the CSV builder
+    assert parse_article_ids(7.0, "q") == ("7",)
+    assert parse_article_ids([3, "4"], "q") == ("3", "4")  # older script versions gave lists
+
+
+@pytest.mark.parametrize("value", ["", None, float("nan"), "1,,2", True, {"a": 1}])
+def test_article_ids_rejects_bad_values(value: object) -> None:
+    with pytest.raises(DataError, match=r"^q row 3: column 'article_ids'"):
+        parse_article_ids(value, "q row 3")
+
+
+def test_join_builds_context_in_article_order() -> None:
+    rows = [{"id": 1, "question": " Combien de garantie ? ", "article_ids": "11,10", "category": "Logement",
+             "subcategory": None, "extra_description": "Bail"}]
+    [sample] = join_questions(rows, _corpus(), "questions")
+    assert sample.id == "1" and sample.input == "Combien de garantie ?" and sample.target is None
+    assert sample.fields["article_ids"] == ["11", "10"]
+    assert [a["reference"] for a in sample.fields["articles"]] == ["Art. 2, Code test du bail",
+                                                                 "Art. 1er, Code test du bail"]
+    assert sample.fields["context"] == ("Art. 2, Code test du bail\nLa garantie ne dépasse pas deux mois de loyer."
+                                        "\n\nArt. 1er, Code test du bail\nLe bail est conclu par écrit.")
+    assert sample.fields["category"] == "Logement" and sample.fields["subcategory"] is None
+
+
+def test_join_keeps_reference_answers_as_target() -> None:
+    rows = [{"id": "t1", "question": "Q ?", "article_ids": "12", "answer": "## Réponse\nSelon l'Art. 3 ..."}]
+    [sample] = join_questions(rows, _corpus(), "train")
+    assert sample.target == "## Réponse\nSelon l'Art. 3 ..."
+
+
+def test_join_errors_name_the_row() -> None:
+    corpus = _corpus()
+    with pytest.raises(DataError, match=r"questions row 1: article id\(s\) 99 not found in the corpus \(3 articles\)"):
+        join_questions([{"id": 1, "question": "a", "article_ids": "10"},
+                        {"id": 2, "question": "b", "article_ids": "10,99"}], corpus, "questions")
+    with pytest.raises(DataError, match=r"questions row 0: missing column\(s\) 'article_ids'"):
+        join_questions([{"id": 1, "question": "a"}], corpus, "questions")
+    with pytest.raises(DataError, match=r"duplicated question id '1' \(rows 0 and 1\)"):
+        join_questions([{"id": 1, "question": "a", "article_ids": "10"},
+                        {"id": "1", "question": "b", "article_ids": "11"}], corpus, "questions")
+    with pytest.raises(DataError, match=r"questions row 0: column 'question' must be non-empty text"):
+        join_questions([{"id": 1, "question": "  ", "article_ids": "10"}], corpus, "questions")
+    with pytest.raises(DataError, match=r"questions: no questions"):
+        join_questions([], corpus, "questions")
+
+
+def test_corpus_reference_fallbacks_and_duplicates() -> None:
+    assert article_from_row({"id": 4, "article": "x", "article_no": "7bis", "code": "Code judiciaire"},
+                            "c").reference == "Art. 7bis, Code judiciaire"
+    assert article_from_row({"id": 4, "article": "x", "reference": None}, "c").reference == "Article 4"
+    with pytest.raises(DataError, match=r"corpus row 1: duplicated article id '10'"):
+        index_corpus([CORPUS[0], CORPUS[0]], "corpus")
+    with pytest.raises(DataError, match=r"c: missing or empty column\(s\) 'article'"):
+        article_from_row({"id": 4, "article": ""}, "c")
+
+
+def test_render_context_is_empty_safe() -> None:
+    assert render_context([]) == ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The `datasets` shell on local CSV files laid out like the hub repository
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+
+
+@pytest.fixture
+def hub_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    folder = tmp_path / "suite" / "data"
+    folder.mkdir(parents=True)
+    _write_csv(folder / "articles.csv", CORPUS_COLUMNS,
+               [dict(r, law_type="regional", code="Code test du bail") for r in CORPUS])
+    # One multi-article question and one lone id (which the CSV builder reads back as an integer when alone in
+    # a column: here the column mixes both, the next file has only lone ids).
+    _write_csv(folder / "questions_test.csv", QUESTION_COLUMNS, [
+        {"id": 1, "question": "Quelle garantie ?", "category": "Logement", "article_ids": "11,10"},
+        {"id": 2, "question": "Quel préavis ?\nEt pour un bail court ?", "category": "Logement", "article_ids": "12"},
+    ])
+    _write_csv(folder / "questions_train.csv", QUESTION_COLUMNS + ["answer"], [
+        {"id": 3, "question": "Faut-il un écrit ?", "article_ids": "10", "answer": "## Réponse\n- **Art. 1er**"},
+    ])
+    return folder
+
+
+def test_local_folder_through_datasets(hub_folder: Path) -> None:
+    spec = DataSpec(source="bsard", path="data", split="test")
+    samples = load_samples(spec, hub_folder.parent)
+    assert [s.id for s in samples] == ["1", "2"]
+    assert samples[0].fields["article_ids"] == ["11", "10"]
+    assert samples[1].input == "Quel préavis ?\nEt pour un bail court ?"  # multi-line CSV cells survive
+    assert samples[1].fields["context"] == "Art. 3, Code test du bail\nLe préavis est de trois mois."
+    assert samples[1].fields["extra_description"] is None  # empty cell -> None, not "nan"
+
+
+def test_train_split_by_path_and_by_split_name(hub_folder: Path) -> None:
+    spec = DataSpec(source="bsard", path="data", split="test", train_path="data/questions_train.csv")
+    [by_path] = load_samples(spec, hub_folder.parent, split_path=spec.train_path)
+    [by_split] = load_samples(spec.model_copy(update={"split": "train"}), hub_folder.parent)
+    assert by_path == by_split
+    assert by_path.target == "## Réponse\n- **Art. 1er**" and by_path.fields["article_ids"] == ["10"]
+
+
+def test_missing_local_file_is_named(hub_folder: Path) -> None:
+    spec = DataSpec(source="bsard", path="data", split="synthetic")
+    with pytest.raises(DataError, match=r"BSARD data file not found: .*questions_synthetic\.csv"):
+        load_samples(spec, hub_folder.parent)
+
+
+def test_hub_path_asks_datasets_for_both_configs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without a local folder, the hub name is loaded as two configs; here `datasets` is replaced by a stub."""
+    import datasets
+
+    calls: list[tuple[str, str | None, str]] = []
+    tables = {"corpus": CORPUS, "questions": [{"id": 7, "question": "Q ?", "article_ids": "12,10",
+                                               "category": "c", "subcategory": "s", "extra_description": "e"}]}
+
+    def fake_load(path: str, name: str | None = None, split: str = "", **kwargs: object) -> list[dict]:
+        calls.append((path, name, split))
+        return tables[name]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    samples = load_samples(DataSpec(source="bsard", path="maastrichtlawtech/bsard", split="test"), tmp_path)
+    assert calls == [("maastrichtlawtech/bsard", "corpus", "corpus"), ("maastrichtlawtech/bsard", "questions", "test")]
+    assert samples[0].fields["article_ids"] == ["12", "10"] and samples[0].fields["subcategory"] == "s"
+
+
+def test_hub_failure_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    spec = DataSpec(source="bsard", path="no-such-owner/no-such-bsard", split="test")
+    with pytest.raises(DataError, match=r"Hugging Face dataset 'no-such-owner/no-such-bsard' \(config 'corpus'\) "
+                                         r"could not be loaded"):
+        load_samples(spec, tmp_path)
