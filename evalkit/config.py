@@ -55,6 +55,8 @@ class ProjectConfig(BaseModel):
     """`[prices."MODEL_ID"]` tables, USD per 1M tokens; keys may be glob patterns (`ft:open-mistral-7b:*`)."""
     judge: str | None = None
     """Model name of the judge for tasks that need one (default: `mistral-large` with a key, else `base`)."""
+    gates: dict[str, Any] | None = None
+    """`[gates]` table: CI gate `rules` and settings (see docs/ci-gates.md); validated by evalkit.gating."""
     path: Path | None = None
     """The file this was read from (None: no project config)."""
 

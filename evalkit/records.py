@@ -121,6 +121,9 @@ class Generation(Record):
     """None when the model has no price in the price table: unknown, never zero."""
     cached: bool = False
     retries: int = 0
+    ttft_s: float | None = None
+    """Time to first token of a streamed call; None when the call was not streamed or came from the cache
+    (a cached response has no first token to time)."""
 
     @property
     def ok(self) -> bool:
@@ -280,6 +283,31 @@ class RunInfo(Record):
     """True when the judge is the embedded local model: a pipeline demonstration, not a verdict."""
 
 
+class TrainingCheckpoint(Record):
+    """Metrics of a fine-tuning job at one checkpoint (None where the provider reported none)."""
+
+    step: int
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    created_at: int | None = None
+    """UNIX time (seconds) the checkpoint was written."""
+
+
+class TrainingCurve(Record):
+    """A fine-tuning job's checkpoints, as fetched by `evalkit finetune-metrics`."""
+
+    job_id: str
+    provider: str = "mistral"
+    base_model: str | None = None
+    fine_tuned_model: str | None = None
+    status: str | None = None
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    checkpoints: tuple[TrainingCheckpoint, ...] = ()
+    """In step order."""
+    fetched_at: str | None = None
+
+
 class RunResult(Record):
     """Everything a report needs, rebuilt from a run directory without any model call."""
 
@@ -288,3 +316,5 @@ class RunResult(Record):
     generations: tuple[Generation, ...]
     results: tuple[SampleResult, ...]
     summary: TaskSummary
+    training: dict[str, TrainingCurve] = Field(default_factory=dict)
+    """Training curves of the models whose metadata names a fine-tuning `job_id`, keyed by model name."""

@@ -67,6 +67,9 @@ class SuiteSpec(_Strict):
     """The model others are compared with (default: the first of `--models`)."""
     judge: str | None = None
     """Judge model name for tasks that need one (overridden by `--judge` and the project config)."""
+    gates: list[str] | dict[str, Any] | None = None
+    """CI gate rules (`- ft.f1 >= 0.75`), or a mapping with `rules` and gate settings; see docs/ci-gates.md.
+    Validated by evalkit.gating when a gate runs."""
     path: Path = Path(".")
     """The suite file this was read from (set by the loader)."""
 
