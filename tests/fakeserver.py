@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -82,6 +83,8 @@ class RecordedRequest:
     """The parsed JSON body (None when it was not JSON)."""
     fault: str | None = None
     """The fault applied to this request, if any."""
+    received_at: float = 0.0
+    """`time.monotonic()` when the request arrived (to check client-side waits such as Retry-After)."""
 
 
 Responder = Callable[[dict[str, Any]], "str | Reply"]
@@ -132,6 +135,8 @@ class FakeLLMServer:
         seed: seed of the fault draws, so a run with fault_rates is reproducible.
         timeout_sleep_s: how long a `timeout` fault keeps the client waiting (interrupted by `stop()`).
         model_in_response: the `model` field answered; default echoes the requested model.
+        rate_limit_retry_after: the Retry-After header of `rate_limit` faults drawn from `fault_rates`
+            (queued faults carry their own); small values keep fault-injection runs fast.
     """
 
     def __init__(
@@ -144,11 +149,13 @@ class FakeLLMServer:
         seed: int = 0,
         timeout_sleep_s: float = 10.0,
         model_in_response: str | None = None,
+        rate_limit_retry_after: str | None = "1",
     ) -> None:
         self.responder: Responder = responder or echo_responder
         self.latency_s = latency_s
         self.timeout_sleep_s = timeout_sleep_s
         self.model_in_response = model_in_response
+        self.rate_limit_retry_after = rate_limit_retry_after
         self._lock = threading.Lock()
         self._queue: deque[Fault] = deque()
         self._rates: dict[str, float] = {}
@@ -262,6 +269,8 @@ class FakeLLMServer:
             for kind, p in self._rates.items():
                 acc += p
                 if draw < acc:
+                    if kind == "rate_limit":
+                        return Fault("rate_limit", retry_after=self.rate_limit_retry_after)
                     return Fault(kind)  # type: ignore[arg-type]
             return None
 
@@ -297,7 +306,17 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never join handler threads at close: a sleeping handler must not hang a test
     allow_reuse_address = True
+    # The default listen backlog (5) drops connection attempts beyond it when dozens of clients connect at
+    # once; the kernel retries them only after a second, which looks like a timeout to a fast client.
+    request_queue_size = 256
     fake: FakeLLMServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a kept-alive connection, or hanging up after its own timeout, is routine here:
+        # only anything else is worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -311,6 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         fake = self.server.fake
+        received_at = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -320,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         fault = fake._next_fault() if path in ("/v1/chat/completions", "/v1/completions") else None
         fake._record(RecordedRequest("POST", path, {k.lower(): v for k, v in self.headers.items()}, body,
-                                     fault.kind if fault else None))
+                                     fault.kind if fault else None, received_at))
         if path not in ("/v1/chat/completions", "/v1/completions"):
             self._json(404, {"object": "error", "message": f"no route {path}", "type": "not_found"})
             return
