@@ -69,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     train = demo_sub.add_parser("train", help="retrain a suite's demo LoRA adapter (needs the `train` extra)")
     train.add_argument("suite")
     train.add_argument("extra", nargs=argparse.REMAINDER, help="options passed to the trainer (see --help there)")
+
+    judge = sub.add_parser("judge", help="LLM judges: list the judge files, calibrate judge models on human labels")
+    judge_sub = judge.add_subparsers(dest="judge_command", required=True)
+    judge_sub.add_parser("list", help="list the judge files (id, version, kind, template sha256)")
+    cal = judge_sub.add_parser("calibrate", help="agreement of candidate judge models with human labels on pairs")
+    cal.add_argument("judge", help="pairwise judge id (see `evalkit judge list`) or judge file path")
+    cal.add_argument("labels", type=Path, help="CSV, JSONL or JSON array: question, answer_1, answer_2, label "
+                                                "(1, 2 or tie); LLMBar's input/output_1/output_2 also work")
+    cal.add_argument("--models", type=_models_arg, required=True, help="candidate judge models, comma-separated")
+    cal.add_argument("--config", type=Path, help="project config (default: ./evalkit.toml when present)")
+    cal.add_argument("--limit", type=_positive_int, help="use only the first N pairs")
+    cal.add_argument("--concurrency", type=_positive_int, help="calls in flight per candidate (overrides config)")
+    cal.add_argument("--max-reasks", type=int, choices=range(0, 6), default=2, metavar="N",
+                     help="re-asks after an invalid judge answer (0-5, default 2)")
+    cal.add_argument("--var", action="append", metavar="KEY=VALUE", help="a judge file variable (repeatable)")
+    cal.add_argument("--out", type=Path, default=Path("reports"), help="folder for the JSON result (default: reports)")
+    cal.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    cal.add_argument("--cache-dir", type=Path, help="response cache folder (default: $EVALKIT_CACHE_DIR or ~/.cache/evalkit)")
+    cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -183,7 +203,14 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return int(train_main([args.suite, *args.extra]) or 0)
 
 
-_COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo}
+def _cmd_judge(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.judging.command import run_judge_command
+
+    return run_judge_command(args, console)
+
+
+_COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo,
+             "judge": _cmd_judge}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
