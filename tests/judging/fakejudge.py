@@ -1,0 +1,89 @@
+"""An in-process judge for tests: a provider whose answers are a function of the judge prompt.
+
+    judge = judge_model(lambda prompt: '{"justification": "x", "score_answer_1": 3, "score_answer_2": 0}')
+
+`slots(prompt)` finds the two answers a pairwise judge prompt shows (legal_quality's `Answer 1:`/`Answer 2:`,
+preference's `Answer A:`/`Answer B:`), so a responder can favour one model whichever slot it is in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+
+from evalkit.cache import ResponseCache
+from evalkit.errors import ProviderError
+from evalkit.model import Model
+from evalkit.model_spec import ModelSpec, Price
+from evalkit.records import ProviderResponse, Request, Usage
+
+_SLOT = re.compile(r"Answer (?:1|2|A|B):\n<<<\n(.*?)\n>>>", re.DOTALL)
+_SINGLE = re.compile(r"Answer to grade:\n<<<\n(.*?)\n>>>", re.DOTALL)
+
+Responder = Callable[[str], str]
+
+
+class ScriptedJudge:
+    """A provider: `respond(first user message)` for each call, or the next of `queue` while it lasts."""
+
+    def __init__(self, respond: Responder | None = None, queue: Sequence[str | Exception] = ()) -> None:
+        self.respond = respond
+        self.queue = list(queue)
+        self.requests: list[Request] = []
+
+    async def generate(self, request: Request) -> ProviderResponse:
+        self.requests.append(request)
+        if self.queue:
+            item = self.queue.pop(0)
+            if isinstance(item, Exception):
+                raise item
+            text = item
+        else:
+            assert self.respond is not None, "ScriptedJudge ran out of queued answers"
+            text = self.respond(request.prompt.messages[0].content)
+        return ProviderResponse(text=text, usage=Usage(prompt_tokens=100, completion_tokens=20))
+
+    async def aclose(self) -> None:
+        pass
+
+
+def judge_model(respond: Responder | None = None, *, queue: Sequence[str | Exception] = (),
+                cache: ResponseCache | None = None) -> Model:
+    """A judge Model (priced, so costs are known) over a ScriptedJudge."""
+    spec = ModelSpec(name="judge", provider="openai", model="judge-x", max_retries=0,
+                     price=Price(input_per_mtok=2.0, output_per_mtok=6.0))
+    return Model(spec=spec, provider=ScriptedJudge(respond, queue), cache=cache)
+
+
+def slots(prompt: str) -> tuple[str, str]:
+    """The answers shown in slot 1 and slot 2 of a pairwise judge prompt."""
+    found = _SLOT.findall(prompt)
+    assert len(found) == 2, f"expected two answers in the judge prompt, found {len(found)}"
+    return found[0], found[1]
+
+
+def graded_answer(prompt: str) -> str:
+    """The answer shown to a single-answer judge."""
+    found = _SINGLE.findall(prompt)
+    assert len(found) == 1
+    return found[0]
+
+
+def scores(s1: int, s2: int, why: str = "ok") -> str:
+    """A legal_quality answer."""
+    return json.dumps({"justification": why, "score_answer_1": s1, "score_answer_2": s2})
+
+
+def choice(winner: str, why: str = "ok") -> str:
+    """A preference answer."""
+    return json.dumps({"justification": why, "winner": winner})
+
+
+def rubric(score: int, why: str = "ok") -> str:
+    """An additive_rubric answer."""
+    return json.dumps({"justification": why, "score": score})
+
+
+FATAL = ProviderError("HTTP 400 bad request", retryable=False)
+"""A judge call failure the wrapper does not retry."""
