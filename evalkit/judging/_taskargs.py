@@ -65,8 +65,8 @@ def load_task_judge(args: JudgeTaskArgs, suite_path: Path, kind: str) -> LoadedJ
     where = f"{suite_path}: task_args.judge"
     spec = find_judge(args.judge, relative_to=suite_path.parent, where=where)
     if spec.kind != kind:
-        raise ConfigError(f"{where}: judge '{spec.id}' ({spec.path}) is a {spec.kind} judge; this task needs a "
-                          f"{kind} one")
+        raise ConfigError(f"{where}: judge '{spec.id}' ({spec.path}) has kind '{spec.kind}'; this task needs a "
+                          f"judge of kind '{kind}'")
     variables = judge_variables(spec, args.judge_vars, where=f"{suite_path}: task_args.judge_vars")
     return LoadedJudge(spec=spec, variables=variables)
 

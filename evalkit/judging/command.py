@@ -70,8 +70,8 @@ def _calibrate(args: argparse.Namespace, console: Console) -> int:
 
     spec = find_judge(args.judge, where="evalkit judge calibrate")
     if spec.kind != "pairwise":
-        raise ConfigError(f"evalkit judge calibrate: judge '{spec.id}' ({spec.path}) is a {spec.kind} judge; "
-                          f"calibration compares pairs and needs a pairwise one")
+        raise ConfigError(f"evalkit judge calibrate: judge '{spec.id}' ({spec.path}) has kind '{spec.kind}'; "
+                          f"calibration compares pairs and needs a judge of kind 'pairwise'")
     variables = judge_variables(spec, parse_vars(args.var), where="--var")
     pairs = load_labels(args.labels)
     if args.limit is not None:

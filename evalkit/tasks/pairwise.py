@@ -97,7 +97,7 @@ class PairwiseTask:
             by_model[x][y] = pair
             by_model[y][x] = pair.mirrored(x)
             judgments.extend(calls)
-        scores = {m: self._model_score(generations[m], by_model[m], reference) for m in models}
+        scores = {m: self._model_score(generations[m], by_model[m]) for m in models}
         return SampleResult(sample_id=sample.id, scores=scores, judgments=tuple(judgments))
 
     async def _judge_pair(self, sample: Sample, own: Generation, opp: Generation,
@@ -124,15 +124,14 @@ class PairwiseTask:
         return pair, [*own_first.judgments, *opp_first.judgments]
 
     @staticmethod
-    def _model_score(gen: Generation, pairs: Mapping[str, PairJudgment], reference: str | None) -> ModelScore:
-        done = [p.own_score for p in pairs.values() if p.complete]
-        vs_ref = pairs.get(reference) if reference is not None else None
+    def _model_score(gen: Generation, pairs: Mapping[str, PairJudgment]) -> ModelScore:
+        """Mean score over the model's complete pairs; the label (win/tie/loss) when it has one opponent."""
+        done = [p for p in pairs.values() if p.complete]
         details: dict[str, Any] = {PAIRS_KEY: {o: p.model_dump(mode="json") for o, p in pairs.items()}}
         if not gen.ok:
             details.update(failed=True, error=gen.error or "no output")
-        return ModelScore(value=float(np.mean(done)) if done else None,
-                          label=vs_ref.outcome if vs_ref is not None and vs_ref.complete else None,
-                          details=details)
+        return ModelScore(value=float(np.mean([p.own_score for p in done])) if done else None,
+                          label=done[0].outcome if len(pairs) == 1 and done else None, details=details)
 
     # -----------------------------------------------------------------------------------------------------
     # Summary

@@ -25,7 +25,10 @@ Responder = Callable[[str], str]
 
 
 class ScriptedJudge:
-    """A provider: `respond(first user message)` for each call, or the next of `queue` while it lasts."""
+    """A provider: `respond(first user message)` for each call, or the next of `queue` while it lasts.
+
+    `respond` may raise a ProviderError to fail a call; a queued Exception is raised likewise.
+    """
 
     def __init__(self, respond: Responder | None = None, queue: Sequence[str | Exception] = ()) -> None:
         self.respond = respond
