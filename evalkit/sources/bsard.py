@@ -10,7 +10,8 @@ The Hugging Face dataset `maastrichtlawtech/bsard` has two configs:
 
 A suite names this source with `data: {source: bsard, path: ..., split: ...}`. `path` is either the hub name or a
 local folder laid out like the hub repository (`questions_<split>.csv`, `articles.csv`), such as the bundled
-offline sample in benchmarks/bsard. Both are read through `datasets` (the `csv` builder for a folder).
+offline sample in benchmarks/bsard. The hub is read through `datasets`; a local folder with the standard
+library's csv reader (the tests check it agrees with the `csv` builder `datasets` uses for the hub's files).
 
 Each question becomes one Sample: `input` is the question; `fields` carry the relevant articles (`articles`,
 `article_ids`), the same articles rendered as one text block (`context`, what the models are given), and the
@@ -105,13 +106,18 @@ def article_from_row(row: Mapping[str, Any], where: str) -> BsardArticle:
     return BsardArticle(id=article_id, reference=str(reference).strip(), text=str(row["article"]).strip())
 
 
-def index_corpus(rows: Iterable[Mapping[str, Any]], where: str) -> dict[str, BsardArticle]:
-    """Corpus rows by article id; a repeated id is an error (which article a question means would be unclear)."""
+def index_corpus(rows: Iterable[Mapping[str, Any]], where: str,
+                 labels: Sequence[str] | None = None) -> dict[str, BsardArticle]:
+    """Corpus rows by article id; a repeated id is an error (which article a question means would be unclear).
+
+    `labels` name each row in errors (e.g. `file.csv:12`); by default `<where> row <i>`.
+    """
     corpus: dict[str, BsardArticle] = {}
     for i, row in enumerate(rows):
-        article = article_from_row(row, f"{where} row {i}")
+        here = labels[i] if labels else f"{where} row {i}"
+        article = article_from_row(row, here)
         if article.id in corpus:
-            raise DataError(f"{where} row {i}: duplicated article id {article.id!r}")
+            raise DataError(f"{here}: duplicated article id {article.id!r}")
         corpus[article.id] = article
     if not corpus:
         raise DataError(f"{where}: the corpus has no articles")
@@ -124,16 +130,16 @@ def render_context(articles: Sequence[BsardArticle]) -> str:
 
 
 def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, BsardArticle],
-                   where: str) -> list[Sample]:
+                   where: str, labels: Sequence[str] | None = None) -> list[Sample]:
     """Samples from question rows, each with its relevant articles looked up in the corpus (a pure function).
 
-    Errors name the question row; an article id missing from the corpus is an error, never a silently shorter
+    Errors name the question row (`labels[i]` when given); an article id missing from the corpus is an error, never a silently shorter
     context, because the models would then be judged on articles they were not given.
     """
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     for i, row in enumerate(questions):
-        here = f"{where} row {i}"
+        here = labels[i] if labels else f"{where} row {i}"
         missing = [c for c in QUESTION_COLUMNS if c not in row]
         if missing:
             raise DataError(f"{here}: missing column(s) {', '.join(repr(c) for c in missing)}; "
@@ -142,7 +148,8 @@ def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, 
             raise DataError(f"{here}: column 'question' must be non-empty text, got {row['question']!r}")
         qid = str(row["id"]).strip()
         if qid in seen:
-            raise DataError(f"{where}: duplicated question id {qid!r} (rows {seen[qid]} and {i})")
+            first = labels[seen[qid]] if labels else f"row {seen[qid]}"
+            raise DataError(f"{here}: duplicated question id {qid!r} (first at {first})")
         seen[qid] = i
         ids = parse_article_ids(row["article_ids"], here)
         unknown = [a for a in ids if a not in corpus]
@@ -170,15 +177,39 @@ def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, 
 # Loading shell: everything above is pure; below only reads tables through `datasets`.
 
 
-def _read_table(path: str, where: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """All rows of one dataset split as dicts, through `datasets` (hub name, or `csv` with data_files)."""
-    import datasets  # heavy; only suites that ask for it pay the import
+def _read_hub(path: str, where: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """All rows of one hub dataset split as dicts, through `datasets` (from its cache when offline)."""
+    import datasets  # heavy; only suites that read the hub pay the import
 
     try:
         ds = datasets.load_dataset(path, **kwargs)
     except Exception as exc:  # datasets raises many types; all mean "could not load"
         raise DataError(f"{where} could not be loaded: {exc}") from None
     return [dict(row) for row in ds]
+
+
+def _read_csv(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows of a local CSV in the hub's layout, and the line each row starts on (cells may span lines).
+
+    The standard library reads the same files the hub's `csv` builder does (evalkit's tests check that the two
+    agree on the bundled sample); it keeps the offline demo free of `datasets` and lets errors name a line.
+    """
+    import csv
+
+    rows, lines = [], []
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            start = 2
+            for row in reader:
+                rows.append({k: (v if v != "" else None) for k, v in row.items()})
+                lines.append(start)
+                start = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: invalid CSV: {exc}") from None
+    return rows, lines
 
 
 def load_bsard(spec: DataSpec, base_dir: Path, *, questions_file: str | None = None) -> list[Sample]:
@@ -197,13 +228,13 @@ def load_bsard(spec: DataSpec, base_dir: Path, *, questions_file: str | None = N
             if not p.is_file():
                 raise DataError(f"BSARD data file not found: {p} (a local BSARD folder holds "
                                 f"questions_<split>.csv and {CORPUS_FILE})")
-        corpus_rows = _read_table("csv", str(cpath), data_files=str(cpath), split="train")
-        question_rows = _read_table("csv", str(qpath), data_files=str(qpath), split="train")
-        corpus_where, questions_where = str(cpath), str(qpath)
-    else:
-        corpus_where = f"Hugging Face dataset {spec.path!r} (config {HUB_CORPUS_CONFIG!r})"
-        questions_where = f"Hugging Face dataset {spec.path!r} (config {HUB_QUESTIONS_CONFIG!r}, split {spec.split!r})"
-        corpus_rows = _read_table(spec.path, corpus_where, name=HUB_CORPUS_CONFIG, split=HUB_CORPUS_SPLIT)
-        question_rows = _read_table(spec.path, questions_where, name=HUB_QUESTIONS_CONFIG, split=spec.split)
+        corpus_rows, corpus_lines = _read_csv(cpath)
+        question_rows, question_lines = _read_csv(qpath)
+        corpus = index_corpus(corpus_rows, str(cpath), [f"{cpath}:{n}" for n in corpus_lines])
+        return join_questions(question_rows, corpus, str(qpath), [f"{qpath}:{n}" for n in question_lines])
+    corpus_where = f"Hugging Face dataset {spec.path!r} (config {HUB_CORPUS_CONFIG!r})"
+    questions_where = f"Hugging Face dataset {spec.path!r} (config {HUB_QUESTIONS_CONFIG!r}, split {spec.split!r})"
+    corpus_rows = _read_hub(spec.path, corpus_where, name=HUB_CORPUS_CONFIG, split=HUB_CORPUS_SPLIT)
+    question_rows = _read_hub(spec.path, questions_where, name=HUB_QUESTIONS_CONFIG, split=spec.split)
     corpus = index_corpus(corpus_rows, corpus_where)
     return join_questions(question_rows, corpus, questions_where)

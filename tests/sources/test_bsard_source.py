@@ -1,4 +1,4 @@
-"""The BSARD source: the pure join on rows, and the `datasets` shell on local files in the hub's CSV schema."""
+"""The BSARD source: the pure join on rows, local folders in the hub's CSV layout, and the hub path (stubbed)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_join_errors_name_the_row() -> None:
                         {"id": 2, "question": "b", "article_ids": "10,99"}], corpus, "questions")
     with pytest.raises(DataError, match=r"questions row 0: missing column\(s\) 'article_ids'"):
         join_questions([{"id": 1, "question": "a"}], corpus, "questions")
-    with pytest.raises(DataError, match=r"duplicated question id '1' \(rows 0 and 1\)"):
+    with pytest.raises(DataError, match=r"questions row 1: duplicated question id '1' \(first at row 0\)"):
         join_questions([{"id": 1, "question": "a", "article_ids": "10"},
                         {"id": "1", "question": "b", "article_ids": "11"}], corpus, "questions")
     with pytest.raises(DataError, match=r"questions row 0: column 'question' must be non-empty text"):
@@ -93,7 +93,7 @@ def test_render_context_is_empty_safe() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The `datasets` shell on local CSV files laid out like the hub repository
+# Local CSV files laid out like the hub repository
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -112,8 +112,7 @@ def hub_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir(parents=True)
     _write_csv(folder / "articles.csv", CORPUS_COLUMNS,
                [dict(r, law_type="regional", code="Code test du bail") for r in CORPUS])
-    # One multi-article question and one lone id (which the CSV builder reads back as an integer when alone in
-    # a column: here the column mixes both, the next file has only lone ids).
+    # One multi-article question, one lone id, and a question spanning two lines (quoted CSV cell).
     _write_csv(folder / "questions_test.csv", QUESTION_COLUMNS, [
         {"id": 1, "question": "Quelle garantie ?", "category": "Logement", "article_ids": "11,10"},
         {"id": 2, "question": "Quel préavis ?\nEt pour un bail court ?", "category": "Logement", "article_ids": "12"},
@@ -124,7 +123,7 @@ def hub_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_local_folder_through_datasets(hub_folder: Path) -> None:
+def test_local_folder(hub_folder: Path) -> None:
     spec = DataSpec(source="bsard", path="data", split="test")
     samples = load_samples(spec, hub_folder.parent)
     assert [s.id for s in samples] == ["1", "2"]
@@ -140,6 +139,34 @@ def test_train_split_by_path_and_by_split_name(hub_folder: Path) -> None:
     [by_split] = load_samples(spec.model_copy(update={"split": "train"}), hub_folder.parent)
     assert by_path == by_split
     assert by_path.target == "## Réponse\n- **Art. 1er**" and by_path.fields["article_ids"] == ["10"]
+
+
+def test_local_errors_name_file_and_line(hub_folder: Path) -> None:
+    _write_csv(hub_folder / "questions_bad.csv", QUESTION_COLUMNS, [
+        {"id": 1, "question": "Une question\nsur deux lignes ?", "article_ids": "10"},
+        {"id": 2, "question": "Quel article ?", "article_ids": "10,404"},
+    ])
+    spec = DataSpec(source="bsard", path="data", split="bad")
+    # Row 2 starts on line 4: the header is line 1 and the first question spans lines 2-3.
+    with pytest.raises(DataError, match=r"questions_bad\.csv:4: article id\(s\) 404 not found in the corpus"):
+        load_samples(spec, hub_folder.parent)
+
+
+def test_local_reader_agrees_with_the_datasets_csv_builder(hub_folder: Path) -> None:
+    """The hub serves these files through `datasets`' csv builder; the local reader must see the same rows."""
+    import datasets
+
+    from evalkit.sources.bsard import _read_csv
+
+    for name in ("articles.csv", "questions_test.csv", "questions_train.csv"):
+        path = hub_folder / name
+        ours, _ = _read_csv(path)
+        theirs = [dict(r) for r in datasets.load_dataset("csv", data_files=str(path), split="train")]
+        corpus = index_corpus(_read_csv(hub_folder / "articles.csv")[0], "c")
+        if name == "articles.csv":
+            assert index_corpus(ours, "a") == index_corpus(theirs, "b")
+        else:
+            assert join_questions(ours, corpus, "a") == join_questions(theirs, corpus, "b")
 
 
 def test_missing_local_file_is_named(hub_folder: Path) -> None:
