@@ -158,6 +158,11 @@ class Runner:
         samples = load_samples(self.suite.data, self.suite.directory)
         if opts.limit is not None:
             samples = samples[: opts.limit]
+        check = getattr(self.task, "check_samples", None)  # the optional SampleChecker hook
+        if check is not None:
+            data = self.suite.data
+            check(samples, str(self.suite.directory / data.path) if data.source in ("jsonl", "csv") else
+                  f"{data.source} data set {data.path!r}")
         prompts, templates = build_prompts(self.suite, self.task, self.specs, samples)
         params = self.suite.generation
         if params.seed is None:
@@ -194,6 +199,11 @@ class Runner:
                                results=tuple(results), summary=summary)
             write_report(result, run_dir)
             store.write_info(self.info)
+        except Exception:
+            # A run stopped by an error says so in run.json instead of reading `running` for ever.
+            self.info = self.info.model_copy(update={"status": "failed", "finished_at": _now()})
+            store.write_info(self.info)
+            raise
         finally:
             store.close()
             for m in models + ([judge] if judge else []):

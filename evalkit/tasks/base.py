@@ -33,6 +33,18 @@ class SummaryContext:
     confidence: float = 0.95
 
 
+class SampleChecker(Protocol):
+    """Optional: a task that can reject bad samples (e.g. a target that is not a label) before any call.
+
+    The runner calls `check_samples` after loading the data and before creating the run directory, so a
+    data error costs no model call and leaves no half-written run; `where` names the data file.
+    """
+
+    def check_samples(self, samples: Sequence[Sample], where: str) -> None:
+        """Raise evalkit.errors.DataError naming `where` and the sample at fault."""
+        ...
+
+
 @runtime_checkable
 class Task(Protocol):
     """Scores model outputs for one kind of evaluation (classification, pairwise judging, ...).

@@ -104,7 +104,8 @@ def _config_error(err: ValidationError, suite_path: Path) -> ConfigError:
         lines.append(f"{suite_path}: {field}: {msg} (received {e.get('input')!r})")
     allowed = ("allowed: labels (list of >= 2 distinct strings), positive_label (one of labels), "
                "aliases (mapping alias -> label)")
-    return ConfigError("\n".join([*lines, allowed]))
+    # One line: the CLI promises exactly one error line per problem.
+    return ConfigError("; ".join([*lines, allowed]))
 
 
 def create(args: Mapping[str, Any], suite_path: Path) -> ClassificationTask:
@@ -139,6 +140,16 @@ class ClassificationTask:
     def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
         """The labels, for templates that list the choices."""
         return {"labels": list(self.labels)}
+
+    def check_samples(self, samples: Sequence[Sample], where: str) -> None:
+        """DataError naming `where` (the data file) and the sample when a target is not one of the labels.
+
+        Called by the runner before any model call, so a bad target fails in a second, not after the run.
+        """
+        for i, sample in enumerate(samples, 1):
+            if self._by_key.get(normalize_label(sample.target or "")) is None:
+                raise DataError(f"{where}: sample {sample.id!r} (record {i}): target {sample.target!r} must be "
+                                f"one of {list(self.labels)} (the task's labels)")
 
     def _target(self, sample: Sample) -> str:
         label = self._by_key.get(normalize_label(sample.target or ""))
