@@ -1,4 +1,5 @@
-"""The `evalkit` command line. Exit codes: 0 success, 1 a run failed, 2 usage or config error, 130 interrupted."""
+"""The `evalkit` command line. Exit codes: 0 success, 1 a run failed (or a gate rule failed), 2 usage or config
+error, 3 a gated run had more failed calls than allowed, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evalkit.errors import EvalkitError
+from evalkit.gating import command as gate_command
 from evalkit.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -54,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", help="judge model for judge tasks (default: mistral-large with a key, else the "
                                      "embedded model)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--attempts", type=_positive_int, help="attempts per item, sampled when > 1 (default: the "
+                                                             "suite's `attempts`, else 1)")
+    gate_command.add_run_options(run)
+    gate_command.add_gate_parser(sub)
 
     report = sub.add_parser("report", help="re-render a run's report from stored results (no model call)")
     report.add_argument("run_dir", type=Path)
@@ -99,9 +105,11 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     suite = load_suite(args.suite)
     config = load_config(args.config)
+    gate_command.prepare_run_gates(args, suite)
     options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
                          use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
-                         reference=args.reference, judge=args.judge, show_progress=not args.quiet)
+                         reference=args.reference, judge=args.judge, show_progress=not args.quiet,
+                         attempts=args.attempts)
     runner = prepare(suite, config, options, console)
     try:
         outcome = asyncio.run(runner.run())
@@ -118,6 +126,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     if failed:
         console.print(f"[yellow]{failed} generation(s) failed after retries; they are listed in the report.[/yellow]")
     print(outcome.run_dir / "report.html")
+    if args.gate:
+        return gate_command.gate_after_run(args, outcome.run_dir)
     return EXIT_OK
 
 
@@ -210,7 +220,7 @@ def _cmd_judge(args: argparse.Namespace, console: Console) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo,
-             "judge": _cmd_judge}
+             "judge": _cmd_judge, "gate": gate_command.cmd_gate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

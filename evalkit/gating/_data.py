@@ -1,0 +1,122 @@
+"""A run directory as a gate reads it: results.json for the reported numbers, the JSONL files for per-item
+data when a paired difference has to be computed afresh. Nothing here calls a model."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import ConfigError, DataError
+from evalkit.records import RunResult
+from evalkit.store import SUITE_FILE, RunStore
+from evalkit.suite import SuiteSpec
+
+__all__ = ["RESULTS_FILE", "RunData", "did_you_mean"]
+
+RESULTS_FILE = "results.json"
+_SCHEMA_VERSIONS = ("1",)
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """` Did you mean: a, b?` for close names, else an empty string."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+@dataclass
+class RunData:
+    """One run directory, read lazily."""
+
+    path: Path
+    doc: dict[str, Any] = field(repr=False)
+    """results.json."""
+
+    @classmethod
+    def load(cls, path: Path, what: str = "run") -> RunData:
+        """Read `path/results.json`; DataError naming the file when it is missing or of an unknown version."""
+        path = Path(path)
+        if not path.is_dir():
+            raise ConfigError(f"{what} directory not found: {path}")
+        file = path / RESULTS_FILE
+        if not file.is_file():
+            raise DataError(f"{file}: missing; is {path} an evalkit run directory that finished? "
+                            f"(`evalkit report {path}` re-renders it from the stored results)")
+        try:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{file}: not valid JSON ({exc})") from None
+        version = str(doc.get("schema_version")) if isinstance(doc, dict) else None
+        if version not in _SCHEMA_VERSIONS:
+            raise DataError(f"{file}: schema_version {version!r} is not one this evalkit reads "
+                            f"({', '.join(_SCHEMA_VERSIONS)})")
+        return cls(path=path, doc=doc)
+
+    # --- what results.json says ------------------------------------------------------------------------
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The `run` object of results.json."""
+        return self.doc["run"]
+
+    @property
+    def models(self) -> list[str]:
+        """Model names in `--models` order."""
+        return list(self.info.get("model_order") or self.doc.get("models", {}))
+
+    @property
+    def reference(self) -> str:
+        """The run's reference model."""
+        return str(self.info.get("reference", ""))
+
+    def metrics(self, model: str) -> dict[str, dict[str, Any]]:
+        """Every metric object of `model` by name."""
+        return self.doc.get("models", {}).get(model, {}).get("metrics", {})
+
+    def metric(self, model: str, name: str) -> dict[str, Any] | None:
+        """One metric object, or None."""
+        return self.metrics(model).get(name)
+
+    def comparison(self, model: str, name: str) -> dict[str, Any] | None:
+        """The reported comparison of `model` with the reference on `name`, or None."""
+        return self.doc.get("comparisons", {}).get(model, {}).get(name)
+
+    def calls(self, model: str) -> dict[str, int]:
+        """`total`, `failed`, `cached`, `retries` of one model."""
+        return self.doc.get("models", {}).get(model, {}).get("calls", {})
+
+    def check_model(self, model: str, where: str) -> None:
+        """ConfigError with close names when the run has no model `model`."""
+        if model not in self.models:
+            hint = did_you_mean(model, self.models)
+            raise ConfigError(f"{where}: unknown model '{model}': run {self.path.name} has "
+                              f"{', '.join(self.models)}.{hint}")
+
+    def check_metric(self, model: str, name: str, where: str) -> None:
+        """ConfigError with close names when `model` has no metric `name` in this run."""
+        self.check_model(model, where)
+        if name not in self.metrics(model):
+            known = sorted(self.metrics(model))
+            raise ConfigError(f"{where}: unknown metric '{name}' for model '{model}' in run {self.path.name}; "
+                              f"known: {', '.join(known)}.{did_you_mean(name, known)}")
+
+    # --- per-item data ----------------------------------------------------------------------------------
+
+    @cached_property
+    def run(self) -> RunResult:
+        """The whole stored run (samples, generations, per-sample scores)."""
+        return RunStore(self.path).read_run()
+
+    @cached_property
+    def suite(self) -> SuiteSpec:
+        """The suite as it was when the run started (suite.json)."""
+        file = self.path / SUITE_FILE
+        try:
+            return SuiteSpec.model_validate(json.loads(file.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise DataError(f"{file}: missing; is {self.path} an evalkit run directory?") from None
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{file}: not a valid suite record: {exc}") from None
