@@ -71,7 +71,8 @@ def status_error(spec: ModelSpec, vendor: str, status: int, headers: Mapping[str
                  secret: str | None) -> ProviderError:
     """A ProviderError for an HTTP error status, retryable for 429/5xx, with the server's Retry-After hint."""
     retryable = is_retryable_status(status)
-    detail = f": {_excerpt(body)}" if body else ""
+    # Redact before cutting: an excerpt that ends inside the key would keep its first characters.
+    detail = f": {_excerpt(redact(body, secret))}" if body else ""
     kind = "rate limited" if status == 429 else ("server error" if status >= 500 else "request rejected")
     message = f"{label(spec)}: {vendor} API {kind}, HTTP {status}{detail}"
     return ProviderError(redact(message, secret), retryable=retryable, status=status,
@@ -86,14 +87,15 @@ def timeout_error(spec: ModelSpec, vendor: str, exc: BaseException) -> ProviderE
 
 def connection_error(spec: ModelSpec, vendor: str, exc: BaseException, secret: str | None) -> ProviderError:
     """A retryable ProviderError for a refused or dropped connection or an HTTP protocol error."""
-    message = f"{label(spec)}: {vendor} API connection failed ({type(exc).__name__}: {_excerpt(str(exc))})"
+    detail = _excerpt(redact(str(exc), secret))
+    message = f"{label(spec)}: {vendor} API connection failed ({type(exc).__name__}: {detail})"
     return ProviderError(redact(message, secret), retryable=True)
 
 
 def malformed_error(spec: ModelSpec, vendor: str, detail: str, secret: str | None,
                     status: int | None = None) -> ProviderError:
     """A retryable ProviderError for a response body that is not the JSON the protocol promises."""
-    message = f"{label(spec)}: {vendor} API returned a malformed response: {_excerpt(detail)}"
+    message = f"{label(spec)}: {vendor} API returned a malformed response: {_excerpt(redact(detail, secret))}"
     return ProviderError(redact(message, secret), retryable=True, status=status)
 
 
