@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evalkit.report._sections import ReportSection
 from evalkit.report._write import ReportPaths, write_report
 from evalkit.report.html import render_html
 from evalkit.report.markdown import render_markdown
@@ -11,6 +12,7 @@ __all__ = [
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
     "ReportPaths",
+    "ReportSection",
     "render_html",
     "render_markdown",
     "results_document",

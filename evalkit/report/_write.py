@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit.records import RunResult
+from evalkit.report._sections import ReportSection
 from evalkit.report.html import render_html
 from evalkit.report.markdown import render_markdown
 from evalkit.report.results_json import dumps, results_document
@@ -22,16 +24,17 @@ class ReportPaths:
     json: Path
 
 
-def write_report(run: RunResult, out_dir: Path) -> ReportPaths:
-    """Write report.html, summary.md and results.json for `run` into `out_dir` (created if missing)."""
+def write_report(run: RunResult, out_dir: Path, sections: Sequence[ReportSection] = ()) -> ReportPaths:
+    """Write report.html, summary.md and results.json for `run` into `out_dir` (created if missing); `sections`
+    (e.g. imported human verdicts) are shown after the task's tables in the HTML and Markdown reports."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(html=out_dir / "report.html", markdown=out_dir / "summary.md",
                         json=out_dir / "results.json")
     # results.json first: it is what CI gates read, and the cheapest to produce.
     write_atomic(paths.json, dumps(results_document(run)))
-    write_atomic(paths.markdown, render_markdown(run))
-    write_atomic(paths.html, render_html(run))
+    write_atomic(paths.markdown, render_markdown(run, sections))
+    write_atomic(paths.html, render_html(run, sections))
     return paths
 
 

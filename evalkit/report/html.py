@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from evalkit.report._format import fmt_cell
 from evalkit.report._headline import Headline, build_headline
 from evalkit.report._metrics import call_stats, latencies, metrics_by_model
 from evalkit.report._samples import build_samples
+from evalkit.report._sections import ReportSection
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _ENV = jinja2.Environment(
@@ -42,8 +44,8 @@ class Chart:
     uri: str
 
 
-def render_html(run: RunResult) -> str:
-    """The HTML report of `run` as one self-contained document."""
+def render_html(run: RunResult, sections: Sequence[ReportSection] = ()) -> str:
+    """The HTML report of `run` as one self-contained document; `sections` come after the task's tables."""
     metrics = metrics_by_model(run)
     headline = build_headline(run, metrics)
     samples = build_samples(run, headline.models)
@@ -64,6 +66,10 @@ def render_html(run: RunResult) -> str:
         n_disagree=sum(s.disagree for s in samples),
         n_failed=sum(s.failed for s in samples),
         script_hash=script_hash(),
+        sections=[{"anchor": sec.anchor, "title": sec.title, "intro": sec.intro, "notes": sec.notes,
+                   "tables": [{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r]
+                                                                              for r in t.rows]}
+                              for t in sec.tables]} for sec in sections],
     )
 
 

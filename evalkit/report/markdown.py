@@ -7,11 +7,13 @@ line, so a model name or note can neither break a table nor inject markup.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from evalkit.records import RunResult
 from evalkit.report._format import MISSING, fmt_ci, fmt_delta, fmt_p, metric_kind
 from evalkit.report._headline import Cell, build_headline, verdict
 from evalkit.report._metrics import call_stats, metrics_by_model
+from evalkit.report._sections import ReportSection
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 _NUMBER = re.compile(r"[0-9a-z .,%$+\-\[\]—<=()]*")
@@ -31,8 +33,8 @@ def num(text: str) -> str:
     return text.replace("<", "&lt;") if _NUMBER.fullmatch(text) else md(text)
 
 
-def render_markdown(run: RunResult) -> str:
-    """summary.md for `run`: run facts, headline table, comparisons, failed calls and notes."""
+def render_markdown(run: RunResult, sections: Sequence[ReportSection] = ()) -> str:
+    """summary.md for `run`: run facts, headline table, comparisons, failed calls, notes, extra sections."""
     info = run.info
     headline = build_headline(run)
     lines = [f"# {md(info.suite)} · {md(info.task)}", ""]
@@ -61,7 +63,23 @@ def render_markdown(run: RunResult) -> str:
     lines.append("")
     if run.summary.notes:
         lines += ["## Notes", ""] + [f"- {md(n)}" for n in run.summary.notes] + [""]
+    for sec in sections:
+        lines += _section(sec)
     return "\n".join(lines)
+
+
+def _section(sec: ReportSection) -> list[str]:
+    """An extra section: title, intro, tables (cells escaped) and notes."""
+    from evalkit.report._format import fmt_cell
+
+    lines = [f"## {md(sec.title)}", ""] + ([md(sec.intro), ""] if sec.intro else [])
+    for t in sec.tables:
+        lines += [f"**{md(t.title)}**", "", "| " + " | ".join(md(c) for c in t.columns) + " |",
+                  "|" + "---|" * len(t.columns)]
+        lines += ["| " + " | ".join(md(fmt_cell(v)) for v in row) + " |" for row in t.rows]
+        lines.append("")
+    lines += [f"- {md(n)}" for n in sec.notes] + ([""] if sec.notes else [])
+    return lines
 
 
 def _cell(cell: Cell | None) -> str:
