@@ -14,6 +14,7 @@ from rich.table import Table
 
 from evalkit.errors import EvalkitError
 from evalkit.gating import command as gate_command
+from evalkit.human import command as human_command
 from evalkit.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "suite's `attempts`, else 1)")
     gate_command.add_run_options(run)
     gate_command.add_gate_parser(sub)
+    human_command.add_parser(sub)
 
     report = sub.add_parser("report", help="re-render a run's report from stored results (no model call)")
     report.add_argument("run_dir", type=Path)
@@ -161,13 +163,14 @@ def _print_headline(result, console: Console) -> None:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.human import report_sections
     from evalkit.report import write_report
     from evalkit.store import RunStore
 
     run = RunStore(args.run_dir).read_run()
     if run.info.status != "complete":
         console.print(f"[yellow]Run status is '{run.info.status}': the report shows what was stored.[/yellow]")
-    write_report(run, args.run_dir)
+    write_report(run, args.run_dir, report_sections(args.run_dir))
     print(args.run_dir / "report.html")
     return EXIT_OK
 
@@ -220,7 +223,8 @@ def _cmd_judge(args: argparse.Namespace, console: Console) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo,
-             "judge": _cmd_judge, "gate": gate_command.cmd_gate}
+             "judge": _cmd_judge, "gate": gate_command.cmd_gate,
+             "human": human_command.cmd_human}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
