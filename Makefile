@@ -18,6 +18,10 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,train]'
+	@# The blind-packet browser test drives Debian's chromium through Playwright (never `playwright install`,
+	@# which downloads a browser build); install it when missing and we may (root with apt), else the test skips.
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq chromium; fi
 
 demo: install
 	$(BIN)/evalkit run $(SUITE) --models base,ft
