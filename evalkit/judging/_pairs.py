@@ -211,10 +211,10 @@ class LengthBias:
 
 
 def _bin_index(x: float) -> int:
-    for i, (_, low, high) in enumerate(LENGTH_BINS):
-        if low <= x < high or (low == -0.25 and x == 0.25):
-            return i
-    return len(LENGTH_BINS) - 1
+    similar = LENGTH_BINS[2]
+    if similar[1] <= x <= similar[2]:  # the middle bin is closed on both sides: equal lengths sit in its centre
+        return 2
+    return next(i for i, (_, low, high) in enumerate(LENGTH_BINS) if low <= x < high)
 
 
 def length_bias(pairs: Sequence[PairJudgment]) -> LengthBias:
