@@ -22,7 +22,7 @@ from evalkit.operational import operational_metrics
 from evalkit.prompts import render_prompt
 from evalkit.providers import create_provider
 from evalkit.ratelimit import RateLimiter
-from evalkit.records import (Generation, Prompt, PromptTemplate, Request, RunInfo, RunResult, Sample,
+from evalkit.records import (Generation, GenerationParams, Prompt, PromptTemplate, Request, RunInfo, RunResult, Sample,
                              SampleResult, TaskSummary)
 from evalkit.report import write_report
 from evalkit.retry import RetryPolicy
@@ -49,7 +49,8 @@ class RunOptions:
     cache_dir: Path | None = None
     seed: int = 0
     reference: str | None = None
-    attempts: int = 1
+    attempts: int | None = None
+    """Attempts per item (`--attempts`); None: the suite's `attempts` (default 1)."""
     judge: str | None = None
     """Judge model name (`--judge`) for tasks that need one."""
     show_progress: bool = True
@@ -103,6 +104,13 @@ def build_prompts(suite: SuiteSpec, task: Task, specs: Sequence[ModelSpec],
     return prompts, templates
 
 
+def attempt_params(params: GenerationParams, attempt: int) -> GenerationParams:
+    """Attempt k > 0 samples with seed + k: with one seed for all, seeded backends would repeat attempt 0."""
+    if attempt == 0 or params.seed is None:
+        return params
+    return params.model_copy(update={"seed": params.seed + attempt})
+
+
 def merge_summaries(task_summary: TaskSummary, generations: Sequence[Generation], models: Sequence[str],
                     reference: str, seed: int) -> TaskSummary:
     """Add latency, token and cost metrics (common to every task) to the task's own summary."""
@@ -127,8 +135,9 @@ class Runner:
         self.reference = options.reference or suite.reference or names[0]
         if self.reference not in names:
             raise ConfigError(f"--reference: '{self.reference}' is not one of the models being run ({', '.join(names)})")
-        if options.attempts < 1:
-            raise ConfigError(f"--attempts must be >= 1, got {options.attempts}")
+        self.attempts = options.attempts if options.attempts is not None else (suite.attempts or 1)
+        if self.attempts < 1:
+            raise ConfigError(f"--attempts must be >= 1, got {self.attempts}")
         if options.limit is not None and options.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {options.limit}")
         self.task = create_task(suite.task, suite.task_args, suite.path)
@@ -167,6 +176,9 @@ class Runner:
         params = self.suite.generation
         if params.seed is None:
             params = params.model_copy(update={"seed": opts.seed})
+        if self.attempts > 1 and params.temperature == 0:
+            # Sampling is needed for repeated attempts to differ; greedy attempts would all be identical.
+            params = params.model_copy(update={"temperature": 0.7})
         cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache else None
         models, judge = self._models(cache)
 
@@ -218,8 +230,9 @@ class Runner:
 
     def _needs_calls(self, model: Model, samples: Sequence[Sample], prompts: dict[str, list[Prompt]],
                      params) -> bool:
-        return not all(model.is_cached(Request(prompt=prompts[model.name][i], params=params, attempt=a))
-                       for i in range(len(samples)) for a in range(self.options.attempts))
+        return not all(model.is_cached(Request(prompt=prompts[model.name][i], params=attempt_params(params, a),
+                                               attempt=a))
+                       for i in range(len(samples)) for a in range(self.attempts))
 
     def mark_interrupted(self) -> None:
         """Record that the run stopped early (what finished stays in generations.jsonl and the cache)."""
@@ -231,7 +244,7 @@ class Runner:
                         prompts: dict[str, list[Prompt]], params) -> list[Generation]:
         assert self.store is not None
         store = self.store
-        attempts = self.options.attempts
+        attempts = self.attempts
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
                             disable=not self.options.show_progress)
@@ -239,12 +252,12 @@ class Runner:
         async def run_model(model: Model) -> list[Generation]:
             bar = progress.add_task(model.name, total=len(samples) * attempts)
             jobs = [(i, a) for i in range(len(samples)) for a in range(attempts)]
-            # Sampling is needed for repeated attempts to differ; greedy attempts would all be identical.
-            run_params = params if attempts == 1 or params.temperature > 0 else params.model_copy(update={"temperature": 0.7})
+            run_params = params
 
             async def one(job: tuple[int, int]) -> Generation:
                 i, attempt = job
-                gen = await model.generate(Request(prompt=prompts[model.name][i], params=run_params,
+                gen = await model.generate(Request(prompt=prompts[model.name][i],
+                                                   params=attempt_params(run_params, attempt),
                                                    sample_id=samples[i].id, attempt=attempt))
                 store.append(GENERATIONS_FILE, gen)
                 progress.advance(bar)
@@ -259,9 +272,15 @@ class Runner:
     async def _score(self, samples: Sequence[Sample], generations: Sequence[Generation],
                      judge: Model | None = None) -> list[SampleResult]:
         assert self.store is not None
-        by_sample: dict[str, dict[str, Generation]] = {}
-        for g in generations:
-            if g.attempt == 0:
+        # A task that declares `uses_attempts = True` gets every attempt (a tuple per model, in attempt order);
+        # any other task gets attempt 0 only, one Generation per model.
+        every = bool(getattr(self.task, "uses_attempts", False))
+        by_sample: dict[str, dict[str, Generation | tuple[Generation, ...]]] = {}
+        for g in sorted(generations, key=lambda g: g.attempt):
+            if every:
+                per_model = by_sample.setdefault(g.sample_id, {})
+                per_model[g.model] = (*per_model.get(g.model, ()), g)  # type: ignore[misc]
+            elif g.attempt == 0:
                 by_sample.setdefault(g.sample_id, {})[g.model] = g
         ctx = ScoringContext(seed=self.options.seed, judge=judge)
 

@@ -22,9 +22,11 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     """Where a suite's samples come from."""
 
-    source: Literal["jsonl", "csv", "hf", "bsard"] = "jsonl"
+    source: Literal["jsonl", "csv", "hf", "bsard", "pubmedqa", "chat_jsonl"] = "jsonl"
     """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`; `bsard`: BSARD questions
-    joined with their articles (evalkit.sources.bsard; `fields` does not apply)."""
+    joined with their articles (evalkit.sources.bsard; `fields` does not apply); `pubmedqa`: PubMedQA's JSON
+    keyed by PMID (evalkit.sources.pubmedqa); `chat_jsonl`: a fine-tuning file in Mistral's chat format, the last
+    assistant message being the reference (evalkit.sources.chat_jsonl)."""
     path: str
     """Local file (relative to the suite file) or Hugging Face dataset name (for `bsard`: the hub name, or a
     local folder laid out like the hub repository)."""
@@ -38,15 +40,26 @@ class DataSpec(_Strict):
     """Maps record fields (`id`, `input`, `target`) to column names; other columns become sample fields."""
     train_path: str | None = None
     """Training split of the bundled data (used by `evalkit demo train`), relative to the suite file."""
+    columns: list[str] | None = None
+    """For a CSV without a header row: the names of its columns, in order (e.g. MMLU's question, A, B, C, D,
+    answer). Every row must then have exactly this many values."""
 
 
 class PromptSpec(_Strict):
     """One prompt profile: a Jinja2 template over the sample (`input`, its fields, task variables)."""
 
-    style: Literal["chat", "completion"] = "chat"
+    style: Literal["chat", "completion", "messages"] = "chat"
+    """`messages`: the sample's own chat history (its `messages` field, e.g. from `chat_jsonl` data) is sent as
+    is, after the optional `system` message; `template` is then unused."""
     system: str | None = None
-    """System message (chat style only)."""
-    template: str
+    """System message (chat and messages styles)."""
+    template: str = ""
+
+    @model_validator(mode="after")
+    def _has_template(self) -> PromptSpec:
+        if self.style != "messages" and not self.template:
+            raise ValueError(f"template: required for style '{self.style}' (only style 'messages' goes without)")
+        return self
 
 
 class SuiteSpec(_Strict):
@@ -65,6 +78,8 @@ class SuiteSpec(_Strict):
     """Suite-local model definitions (e.g. the demo `ft` adapter for this suite); the project config wins."""
     reference: str | None = None
     """The model others are compared with (default: the first of `--models`)."""
+    attempts: int | None = Field(default=None, ge=1)
+    """Attempts per item (sampled when > 1); `--attempts` overrides it. Default 1."""
     judge: str | None = None
     """Judge model name for tasks that need one (overridden by `--judge` and the project config)."""
     gates: list[str] | dict[str, Any] | None = None

@@ -101,7 +101,7 @@ def test_bad_config_files(tmp_path: Path) -> None:
     ("name: x\ntask: classification\ndata: {path: d.jsonl}\n", "prompts: required field is missing"),
     ("task: classification\ndata: {path: d.jsonl}\nprompts: {other: {template: x}}\n", "'default' is required"),
     ("task: classification\ndata: {path: d.jsonl, source: excel}\nprompts: {default: {template: x}}\n",
-     "data.source: Input should be 'jsonl', 'csv' or 'hf'"),
+     "data.source: Input should be 'jsonl', 'csv', 'hf'"),
     ("task: [unclosed\n", "suite.yaml:2: invalid YAML"),
     ("- a\n- b\n", "must be a YAML mapping"),
     ("task: classification\ndata: {path: d.jsonl}\nprompts: {default: {template: x}}\ntypo_field: 1\n",

@@ -32,6 +32,7 @@ tasks.register("classification")(_lazy("evalkit.tasks.classification", "create")
 tasks.register("pairwise_judge")(_lazy("evalkit.tasks.pairwise", "create"))
 tasks.register("rubric_judge")(_lazy("evalkit.tasks.rubric", "create"))
 tasks.register("translation")(_lazy("evalkit.tasks.translation", "create"))
+tasks.register("multiple_choice")(_lazy("evalkit.tasks.multiple_choice", "create"))
 
 
 def create_task(name: str, args: Mapping[str, Any], suite_path: Path) -> Task:

@@ -1,0 +1,317 @@
+"""The `multiple_choice` task: a question with lettered options (and optional context passages); the model's
+free-text answer is parsed to a letter (evalkit.metrics.multiple_choice) and scored against the target.
+
+Suite arguments (`task_args`):
+- `options_field` (default `options`): a sample field holding the option texts, as a list (letters A, B, ... in
+  order) or a mapping letter -> text; or
+- `option_columns`: several sample fields, one option each (e.g. `[A, B, C, D]` for MMLU's CSV columns).
+- `context_field`: a sample field with context passages (a string or a list of passages), shown to prompts as
+  `context`.
+
+The target may be a letter or an option's text. Prompt templates get `choices` (a list of `{letter, text}`),
+`options_block` ("A. ...\\nB. ..." one per line), `letters` ("A, B, C or D") and `context`.
+
+Repeated attempts (`--attempts K` or the suite's `attempts:`): the task declares `uses_attempts = True`, so the
+runner passes every attempt's generation (a tuple per model, in attempt order). Per model the task reports
+`accuracy` (the mean over items of the share of correct attempts: the mean over attempts), with a bootstrap CI
+over items, `accuracy_sd` (spread: the standard deviation of the K per-attempt accuracies), `majority_accuracy`
+(majority vote per item, ties wrong), `agreement` (share of an item's attempts giving its modal answer) and
+`unanimous_rate`; `invalid_rate` counts unparsable answers over all scored attempts.
+
+Paired comparisons against the reference, on the items both models have a scored attempt for: the `accuracy`
+delta with a paired bootstrap CI (and bootstrap p), and McNemar's exact test on majority-vote correctness (on
+`majority_accuracy` when K > 1, else on `accuracy`). Failed calls (no output) are left out and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evalkit.errors import ConfigError, DataError
+from evalkit.metrics.classification import normalize_label
+from evalkit.metrics.multiple_choice import (
+    INVALID,
+    attempt_accuracy,
+    option_letters,
+    parse_choice,
+    summarize_attempts,
+)
+from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
+from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
+from evalkit.tasks.base import ScoringContext, SummaryContext
+
+__all__ = ["MultipleChoiceArgs", "MultipleChoiceTask", "create"]
+
+
+class MultipleChoiceArgs(BaseModel):
+    """The `task_args` of a multiple-choice suite."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    options_field: str = "options"
+    """Sample field with the options: a list of texts, or a mapping letter -> text."""
+    option_columns: list[str] | None = Field(default=None, min_length=2, max_length=26)
+    """Sample fields holding one option each, in letter order (instead of `options_field`)."""
+    context_field: str | None = None
+    """Sample field with context passages (a string or a list of strings), shown to templates as `context`."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MultipleChoiceArgs:
+        if self.option_columns is not None and len(set(self.option_columns)) != len(self.option_columns):
+            raise ValueError("option_columns must name distinct fields")
+        return self
+
+
+def create(args: Mapping[str, Any], suite_path: Path) -> MultipleChoiceTask:
+    """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
+    try:
+        parsed = MultipleChoiceArgs.model_validate(dict(args))
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            loc = ".".join(str(p) for p in e["loc"])
+            msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+            lines.append(f"{suite_path}: task_args{'.' + loc if loc else ''}: {msg} (received {e.get('input')!r})")
+        raise ConfigError("\n".join([*lines, "allowed task_args: " + ", ".join(MultipleChoiceArgs.model_fields)])) \
+            from None
+    return MultipleChoiceTask(parsed)
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One sample as a question: its letters, option texts and target letter."""
+
+    letters: tuple[str, ...]
+    options: tuple[str, ...]
+    target: str
+
+
+class MultipleChoiceTask:
+    """Parses each attempt's answer to a letter; accuracy over attempts, agreement and paired comparisons."""
+
+    name = "multiple_choice"
+    uses_attempts = True
+    """The runner passes all attempts: `score` receives a tuple of generations per model."""
+
+    def __init__(self, args: MultipleChoiceArgs) -> None:
+        self.args = args
+
+    # -- samples ---------------------------------------------------------------------------------------------
+
+    def _options(self, sample: Sample) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        fields = sample.fields
+        if self.args.option_columns is not None:
+            missing = [c for c in self.args.option_columns if c not in fields]
+            if missing:
+                raise DataError(f"sample {sample.id!r}: task_args.option_columns names field(s) {missing} that it "
+                                f"does not have (fields: {sorted(fields)})")
+            texts = tuple(str(fields[c]) for c in self.args.option_columns)
+            return option_letters(len(texts)), texts
+        raw = fields.get(self.args.options_field)
+        if isinstance(raw, Mapping):
+            letters = tuple(str(k).strip().upper() for k in raw)
+            if not 2 <= len(letters) <= 26 or letters != option_letters(len(letters)):
+                raise DataError(f"sample {sample.id!r}: field {self.args.options_field!r} must map the letters "
+                                f"A, B, ... in order to option texts (received keys {list(raw)})")
+            return letters, tuple(str(v) for v in raw.values())
+        if isinstance(raw, (list, tuple)) and 2 <= len(raw) <= 26:
+            return option_letters(len(raw)), tuple(str(v) for v in raw)
+        raise DataError(f"sample {sample.id!r}: field {self.args.options_field!r} must hold 2 to 26 options (a list of "
+                        f"texts or a mapping letter -> text); received {raw!r}. Set task_args.options_field or "
+                        f"task_args.option_columns to where the options are.")
+
+    def _item(self, sample: Sample) -> _Item:
+        letters, options = self._options(sample)
+        target = (sample.target or "").strip()
+        letter = target.strip("().").upper()
+        if letter not in letters:
+            by_text = {normalize_label(o): lt for lt, o in zip(letters, options)}
+            letter = by_text.get(normalize_label(target), "")
+        if letter not in letters:
+            raise DataError(f"sample {sample.id!r}: target {sample.target!r} must be one of the letters "
+                            f"{', '.join(letters)} or one option's text")
+        return _Item(letters, options, letter)
+
+    def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
+        """`choices`, `options_block`, `letters` and `context` for templates."""
+        letters, options = self._options(sample)
+        context: Any = ""
+        if self.args.context_field is not None:
+            if self.args.context_field not in sample.fields:
+                raise DataError(f"sample {sample.id!r}: task_args.context_field names {self.args.context_field!r}, "
+                                f"which it does not have (fields: {sorted(sample.fields)})")
+            context = sample.fields[self.args.context_field]
+            context = "\n\n".join(str(p) for p in context) if isinstance(context, (list, tuple)) else str(context)
+        return {
+            "choices": [{"letter": lt, "text": o} for lt, o in zip(letters, options)],
+            "options_block": "\n".join(f"{lt}. {o}" for lt, o in zip(letters, options)),
+            "letters": ", ".join(letters[:-1]) + f" or {letters[-1]}",
+            "context": context,
+        }
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+
+    async def score(self, sample: Sample, generations: Mapping[str, Sequence[Generation] | Generation],
+                    ctx: ScoringContext) -> SampleResult:
+        """Parse every attempt of every model; the item's score is the share of correct scored attempts."""
+        item = self._item(sample)
+        scores: dict[str, ModelScore] = {}
+        for model, gens in generations.items():
+            attempts = sorted((gens,) if isinstance(gens, Generation) else tuple(gens), key=lambda g: g.attempt)
+            answers: list[str | None] = []
+            rules: list[str | None] = []
+            for g in attempts:
+                if not g.ok:
+                    answers.append(None)
+                    rules.append(None)
+                    continue
+                choice = parse_choice(g.output or "", item.letters, item.options)
+                answers.append(choice.letter)
+                rules.append(choice.rule)
+            agg = summarize_attempts(answers, item.target)
+            details: dict[str, Any] = {"answers": answers, "parse_rules": rules, "target": item.target,
+                                       "failed_attempts": len(answers) - agg.n_scored}
+            if agg.n_scored == 0:
+                errors = [g.error or "no output" for g in attempts]
+                scores[model] = ModelScore(details={**details, "failed": True, "error": errors[0] if errors else
+                                                    "no generation"})
+                continue
+            details.update(agreement=agg.agreement, majority=agg.majority, n_invalid=agg.n_invalid)
+            label = agg.majority if agg.majority is not None else "tie"
+            scores[model] = ModelScore(value=agg.mean_correct, label=label, correct=agg.majority_correct,
+                                       details=details)
+        return SampleResult(sample_id=sample.id, scores=scores)
+
+    # -- summary ---------------------------------------------------------------------------------------------
+
+    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+                  ctx: SummaryContext) -> TaskSummary:
+        """Per-model accuracy over attempts with spread and agreement; paired comparisons with the reference."""
+        if ctx.reference not in ctx.models:
+            raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
+        known = {s.id for s in samples}
+        unknown = [r.sample_id for r in results if r.sample_id not in known]
+        if unknown:
+            raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
+        seen: set[str] = set()
+        repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
+        if repeated:
+            raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")
+        k = max((len(s.details.get("answers", ())) for r in results for s in r.scores.values()), default=1) or 1
+        metrics: dict[str, tuple[MetricValue, ...]] = {}
+        per_attempt_rows, outcome_rows, notes = [], [], []
+        for model in ctx.models:
+            scored = {r.sample_id: r.scores[model] for r in results
+                      if model in r.scores and r.scores[model].value is not None}
+            failed_items = sum(1 for r in results if model in r.scores and r.scores[model].value is None)
+            metrics[model] = self._model_metrics(scored, k, ctx)
+            answers = [a for s in scored.values() for a in s.details["answers"]]
+            targets = [s.details["target"] for s in scored.values() for _ in s.details["answers"]]
+            n_ok = sum(a is not None for a in answers)
+            n_correct = sum(a == t for a, t in zip(answers, targets))
+            n_invalid = sum(a == INVALID for a in answers)
+            n_failed = sum(a is None for a in answers) + sum(
+                len(r.scores[model].details.get("answers", ())) for r in results
+                if model in r.scores and r.scores[model].value is None)
+            outcome_rows.append((model, n_correct, n_ok - n_correct - n_invalid, n_invalid, n_failed))
+            matrix = [[None if a is None else a == s.details["target"] for a in s.details["answers"]]
+                      for s in scored.values() if len(s.details["answers"]) == k]
+            if k > 1 and matrix:
+                acc = attempt_accuracy(matrix)
+                per_attempt_rows.append((model, *acc.per_attempt, acc.mean, acc.sd))
+            if failed_items:
+                notes.append(f"{model}: {failed_items} item(s) without any output (failed calls) left out of its "
+                             f"metrics and comparisons")
+            if n_invalid:
+                notes.append(f"{model}: {n_invalid} of {n_ok} answers named no option (unparsable); they count "
+                             f"as wrong")
+        comparisons = [c for m in ctx.models if m != ctx.reference for c in self._compare(m, results, k, ctx)]
+        tables = [Table(title="Answer outcomes (all attempts)", columns=("model", "correct", "wrong", "unparsable",
+                                                                        "failed calls"), rows=tuple(outcome_rows))]
+        if per_attempt_rows:
+            tables.append(Table(title=f"Accuracy per attempt ({k} attempts, sampled)",
+                                columns=("model", *(f"attempt {i + 1}" for i in range(k)), "mean", "sd"),
+                                rows=tuple(per_attempt_rows)))
+        notes.append(f"{k} attempt(s) per item" + (": accuracy is the mean over attempts; majority_accuracy uses "
+                                                  "each item's majority answer (ties count as wrong)" if k > 1 else ""))
+        notes.append(f"intervals: {ctx.confidence:.0%} percentile bootstrap over items, {ctx.n_bootstrap} resamples, "
+                     f"seed {ctx.seed}; McNemar's exact test on majority-vote correctness")
+        return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
+                           notes=tuple(notes))
+
+    def _model_metrics(self, scored: Mapping[str, ModelScore], k: int,
+                       ctx: SummaryContext) -> tuple[MetricValue, ...]:
+        n = len(scored)
+        names = ["accuracy", "invalid_rate"] + (["accuracy_sd", "majority_accuracy", "agreement",
+                                                 "unanimous_rate"] if k > 1 else [])
+        if n == 0:
+            return (*(MetricValue(name=m, value=None, higher_is_better=m not in ("invalid_rate", "accuracy_sd"))
+                      for m in names), MetricValue(name="n", value=0.0, n=0, unit="items"))
+        mean = np.array([s.value for s in scored.values()], dtype=float)
+        invalid = np.array([s.details["n_invalid"] / max(1, sum(a is not None for a in s.details["answers"]))
+                            for s in scored.values()], dtype=float)
+        stats = {"accuracy": mean, "invalid_rate": invalid}
+        if k > 1:
+            stats["majority_accuracy"] = np.array([bool(s.correct) for s in scored.values()], dtype=float)
+            stats["agreement"] = np.array([s.details["agreement"] for s in scored.values()], dtype=float)
+            stats["unanimous_rate"] = (stats["agreement"] == 1.0).astype(float)
+        keys = list(stats)
+        boot = paired_bootstrap_many(lambda *cols: {name: c.mean(axis=-1) for name, c in zip(keys, cols)},
+                                     *stats.values(), n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
+                                     seed=ctx.seed, vectorized=True)
+        out = [MetricValue(name=name, value=boot[name].estimate, ci_low=boot[name].ci_low, ci_high=boot[name].ci_high,
+                           n=n, higher_is_better=name != "invalid_rate") for name in keys]
+        if k > 1:
+            matrix = [[None if a is None else a == s.details["target"] for a in s.details["answers"]]
+                      for s in scored.values() if len(s.details["answers"]) == k]
+            acc = attempt_accuracy(matrix) if matrix else None
+            out.insert(1, MetricValue(name="accuracy_sd", value=acc.sd if acc else None, n=k,
+                                      higher_is_better=False, unit="attempts"))
+        out.append(MetricValue(name="n", value=float(n), n=n, unit="items"))
+        return tuple(out)
+
+    def _compare(self, model: str, results: Sequence[SampleResult], k: int,
+                 ctx: SummaryContext) -> list[Comparison]:
+        own, ref, own_maj, ref_maj = [], [], [], []
+        for r in results:
+            a, b = r.scores.get(model), r.scores.get(ctx.reference)
+            if a is None or b is None or a.value is None or b.value is None:
+                continue
+            own.append(a.value)
+            ref.append(b.value)
+            own_maj.append(bool(a.correct))
+            ref_maj.append(bool(b.correct))
+        n = len(own)
+        names = ["accuracy"] + (["majority_accuracy"] if k > 1 else [])
+        base = {"model": model, "reference": ctx.reference, "n": n}
+        if n == 0:
+            return [Comparison(metric=m, delta=None, note="no item where both models produced output", **base)
+                    for m in names]
+        x, y = np.array(own), np.array(ref)
+        xm, ym = np.array(own_maj, dtype=float), np.array(ref_maj, dtype=float)
+        point = {"accuracy": float((x - y).mean()), "majority_accuracy": float((xm - ym).mean())}
+        if not has_enough_items(n):
+            return [Comparison(metric=m, delta=point[m], note=TOO_FEW_ITEMS, **base) for m in names]
+        boot = paired_bootstrap_many(
+            lambda a, b, am, bm: {"accuracy": (a - b).mean(axis=-1), "majority_accuracy": (am - bm).mean(axis=-1)},
+            x, y, xm, ym, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence, seed=ctx.seed, null_value=0.0,
+            vectorized=True)
+        mc = mcnemar_exact(np.array(own_maj), np.array(ref_maj))
+        mc_note = f"discordant items (majority vote): {mc.b} only {model} correct, {mc.c} only {ctx.reference} correct"
+        out = []
+        for m in names:
+            r = boot[m]
+            common = dict(metric=m, delta=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, **base)
+            if m == names[-1]:
+                # McNemar on majority-vote correctness: with one attempt that is plain paired correctness.
+                out.append(Comparison(**common, p_value=mc.p_value, test="mcnemar-exact", note=mc_note))
+            else:
+                out.append(Comparison(**common, p_value=r.p_value, test="paired-bootstrap",
+                                      note=f"mean over {k} attempts per item; CI and p: paired bootstrap over items"))
+        return out
