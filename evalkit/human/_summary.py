@@ -88,6 +88,8 @@ def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
 
     if len(x) != len(y) or not x:
         raise ValueError(f"two equally long, non-empty label lists are needed. Got {len(x)} and {len(y)}.")
+    if len(set(x) | set(y)) < 2:
+        return None  # one label throughout: chance agreement is 1, kappa is undefined
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UndefinedMetricWarning)
