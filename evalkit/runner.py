@@ -282,7 +282,7 @@ class Runner:
                 per_model[g.model] = (*per_model.get(g.model, ()), g)  # type: ignore[misc]
             elif g.attempt == 0:
                 by_sample.setdefault(g.sample_id, {})[g.model] = g
-        ctx = ScoringContext(seed=self.options.seed, judge=judge)
+        ctx = ScoringContext(seed=self.options.seed, judge=judge, reference=self.reference)
 
         async def score(sample: Sample) -> SampleResult:
             return await self.task.score(sample, by_sample.get(sample.id, {}), ctx)

@@ -20,6 +20,8 @@ class ScoringContext:
     seed: int = 0
     judge: Any | None = None
     """An evalkit.model.Model serving the judge, when the suite configures one."""
+    reference: str | None = None
+    """The reference model's name (pairwise tasks judge each other model against it)."""
 
 
 @dataclass(frozen=True)
