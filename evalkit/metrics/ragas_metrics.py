@@ -46,9 +46,9 @@ from evalkit.records import Comparison, GenerationParams, Message, MetricValue, 
 from evalkit.stats import (MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, bootstrap_mean_ci, has_enough_items, paired_bootstrap,
                            wilcoxon_signed_rank)
 
-__all__ = ["RAGAS_METRICS", "Embedder", "MiniLMEmbedder", "MistralEmbedder", "RagasItem", "RagasMetric",
-           "RagasScore", "RagasSettings", "RagasSummary", "choose_embedder", "judge_llm", "ragas_embeddings", "score_item",
-           "summarize_ragas"]
+__all__ = ["RAGAS_KEY", "RAGAS_METRICS", "Embedder", "MiniLMEmbedder", "MistralEmbedder", "RagasItem", "RagasMetric",
+           "RagasScore", "RagasScorer", "RagasSettings", "RagasSummary", "choose_embedder", "judge_llm",
+           "ragas_embeddings", "score_item", "summarize_ragas"]
 
 RagasMetric = Literal["faithfulness", "answer_relevancy"]
 RAGAS_METRICS: tuple[str, ...] = RagasMetric.__args__  # type: ignore[attr-defined]
@@ -407,3 +407,56 @@ def scores_from_json(raw: Mapping[str, Any] | None) -> dict[str, RagasScore]:
 def dumps(scores: Mapping[str, RagasScore]) -> dict[str, Any]:
     """RagasScores as plain JSON for ModelScore.details."""
     return json.loads(json.dumps({k: v.model_dump(mode="json") for k, v in scores.items()}))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The hook a judge task calls: score every model's answer to a sample, and summarise from stored results
+
+RAGAS_KEY = "ragas"
+"""ModelScore.details key holding a model's RagasScores on a sample (metric -> RagasScore as JSON)."""
+
+
+class RagasScorer:
+    """RAGAS for a task: `score` while scoring a sample, `summarize` from the stored SampleResults.
+
+    The judge passed to `score` (an evalkit Model, the run's judge) is RAGAS' LLM; the embeddings are chosen
+    once, from the settings and that judge (`choose_embedder`).
+    """
+
+    def __init__(self, settings: RagasSettings) -> None:
+        self.settings = settings
+        self._embeddings: Any = None
+        self.embedder_name = ""
+        self.judge_name = ""
+
+    async def score(self, sample_id: str, question: str, context: Any, generations: Mapping[str, Any],
+                    judge: Any) -> dict[str, dict[str, Any]]:
+        """model name -> {metric: RagasScore as JSON} for every model's generation of one sample."""
+        if self._embeddings is None and "answer_relevancy" in self.settings.metrics:
+            self._embeddings, self.embedder_name = ragas_embeddings(self.settings, getattr(judge, "spec", None))
+        self.judge_name = getattr(judge, "name", "")
+        if isinstance(context, str):
+            contexts: tuple[str, ...] = (context,) if context.strip() else ()
+        else:
+            contexts = tuple(str(c) for c in context or ())
+        models = list(generations)
+        items = [RagasItem(sample_id=sample_id, model=m, question=question,
+                           answer=generations[m].output if generations[m].ok else None, contexts=contexts)
+                 for m in models]
+        scored = await asyncio.gather(*(score_item(i, self.settings, judge, self._embeddings) for i in items))
+        return {m: dumps(s) for m, s in zip(models, scored, strict=True)}
+
+    def summarize(self, results: Sequence[Any], models: Sequence[str], reference: str, *, seed: int = 0,
+                  n_bootstrap: int = 2000, confidence: float = 0.95) -> RagasSummary:
+        """The RAGAS summary of SampleResults whose ModelScores carry `details["ragas"]`."""
+        scores = {m: {r.sample_id: scores_from_json(r.scores[m].details.get(RAGAS_KEY))
+                      for r in results if m in r.scores and RAGAS_KEY in r.scores[m].details}
+                  for m in models}
+        # A sample a model has no score for at all still counts (as failed): every sample id is listed.
+        for m in models:
+            for r in results:
+                scores[m].setdefault(r.sample_id, {})
+        return summarize_ragas(scores, self.settings.metrics, models, reference, seed=seed, n_bootstrap=n_bootstrap,
+                               confidence=confidence, judge=self.judge_name,
+                               embedder=self.embedder_name or ("none" if "answer_relevancy" not in
+                                                               self.settings.metrics else ""))

@@ -3,7 +3,9 @@ in both orders, and the scores are mapped back to the models.
 
 Suite arguments (`task_args`, see evalkit.judging.JudgeTaskArgs): `judge` (a pairwise judge id or file, e.g.
 `legal_quality` or `preference`), optional `judge_vars`, `question_field`, `context_field`, `show_reference`,
-`max_reasks`.
+`max_reasks`; and `ragas` (evalkit.metrics.ragas_metrics.RagasSettings, opt-in: e.g. `ragas: {metrics:
+[faithfulness, answer_relevancy]}` adds RAGAS scores of every model's answer, with the judge as RAGAS' LLM and
+`context_field` as the context).
 
 Policies (docs/judging.md): an item counts only when both orders gave a valid verdict; a model's score on an
 item is its mean over the two orders; a verdict that changes with the order counts as a tie in win/tie/loss.
@@ -28,6 +30,7 @@ from evalkit.judging._client import JudgeOutcome, ask_judge
 from evalkit.judging._pairs import LengthBias, PairJudgment, PairStats, length_bias, pair_stats
 from evalkit.judging._summary import check_results, mean_metric, paired_score_comparison, rate_metric
 from evalkit.judging._taskargs import JudgeTaskArgs, LoadedJudge, item_basics, load_task_judge, parse_task_args
+from evalkit.metrics.ragas_metrics import RAGAS_KEY, RagasScorer, RagasSettings
 from evalkit.records import (
     Comparison,
     Generation,
@@ -48,9 +51,16 @@ PAIRS_KEY = "pairs"
 """ModelScore.details key: opponent name -> PairJudgment (as JSON), seen from this model's side."""
 
 
+class PairwiseTaskArgs(JudgeTaskArgs):
+    """The judge task arguments plus the opt-in RAGAS metrics."""
+
+    ragas: RagasSettings = RagasSettings()
+    """RAGAS metrics of every model's answer (none by default); see evalkit.metrics.ragas_metrics."""
+
+
 def create(args: Mapping[str, Any], suite_path: Path) -> PairwiseTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
-    parsed = parse_task_args(JudgeTaskArgs, args, suite_path)
+    parsed = parse_task_args(PairwiseTaskArgs, args, suite_path)
     return PairwiseTask(parsed, load_task_judge(parsed, suite_path, "pairwise"))
 
 
@@ -69,6 +79,8 @@ class PairwiseTask:
         self.args = args
         self.judge = judge
         self.metric = f"{judge.spec.id}_score"
+        settings = getattr(args, "ragas", None)
+        self.ragas = RagasScorer(settings) if settings is not None and settings.metrics else None
 
     def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
         """No variables: the compared models' prompts do not depend on the judge."""
@@ -98,6 +110,10 @@ class PairwiseTask:
             by_model[y][x] = pair.mirrored(x)
             judgments.extend(calls)
         scores = {m: self._model_score(generations[m], by_model[m]) for m in models}
+        if self.ragas is not None:
+            basics = item_basics(self.args, sample)
+            ragas = await self.ragas.score(sample.id, basics["question"], basics["context"], generations, ctx.judge)
+            scores = {m: s.model_copy(update={"details": {**s.details, RAGAS_KEY: ragas[m]}}) for m, s in scores.items()}
         return SampleResult(sample_id=sample.id, scores=scores, judgments=tuple(judgments))
 
     async def _judge_pair(self, sample: Sample, own: Generation, opp: Generation,
@@ -175,6 +191,13 @@ class PairwiseTask:
         if len(challengers) > 1:
             notes.append(f"{ref}'s {self.metric} is its mean over all its pairs; each delta is paired on the items "
                          f"of that one pair")
+        if self.ragas is not None:
+            extra = self.ragas.summarize(results, ctx.models, ref, seed=ctx.seed, n_bootstrap=ctx.n_bootstrap,
+                                         confidence=ctx.confidence)
+            metrics = {m: metrics.get(m, ()) + extra.metrics.get(m, ()) for m in ctx.models}
+            comparisons += extra.comparisons
+            tables.append(extra.table)
+            notes += extra.notes
         if any(c.note == TOO_FEW_ITEMS for c in comparisons):
             notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} items ('{TOO_FEW_ITEMS}') report the "
                          f"delta only, with no interval or p-value")
