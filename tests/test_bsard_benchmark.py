@@ -94,7 +94,8 @@ def test_prompts_base_instructed_ft_bare(suite, test_samples) -> None:
 
 
 def test_suite_settings(suite) -> None:
-    assert suite.task == "pairwise_judge" and suite.task_args == {"judge": "legal_quality"}
+    assert suite.task == "pairwise_judge"
+    assert suite.task_args == {"judge": "legal_quality", "context_field": "context"}  # RAGAS off offline
     assert suite.generation.max_tokens <= 256 and suite.generation.temperature == 0.0
     assert suite.models["ft"]["adapter"] == "../../adapters/bsard/adapter.gguf"
 
@@ -103,4 +104,14 @@ def test_hub_suite_matches_the_offline_one(suite) -> None:
     hub = load_suite(str(BENCH / "hub.yaml"))
     assert hub.data.source == "bsard" and hub.data.path == "maastrichtlawtech/bsard" and hub.data.split == "test"
     assert hub.prompts == suite.prompts and hub.generation == suite.generation
-    assert (hub.task, hub.task_args, hub.models) == (suite.task, suite.task_args, suite.models)
+    assert (hub.task, hub.models) == (suite.task, suite.models)
+    assert hub.task_args == {**suite.task_args, "ragas": {"metrics": ["faithfulness", "answer_relevancy"]}}
+
+
+@pytest.mark.parametrize("name", ["suite.yaml", "hub.yaml"])
+def test_suites_build_their_task(name: str) -> None:
+    from evalkit.tasks import create_task
+
+    suite = load_suite(str(BENCH / name))
+    task = create_task(suite.task, suite.task_args, suite.path)
+    assert task.name == "pairwise_judge" and (task.ragas is not None) == (name == "hub.yaml")
