@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from evalkit.cache import ResponseCache, cache_key
 from evalkit.errors import ProviderError
 from evalkit.model_spec import ModelSpec, Price
-from evalkit.providers.base import Provider
+from evalkit.providers.base import Provider, Streaming
 from evalkit.ratelimit import RateLimiter
 from evalkit.records import Generation, ProviderResponse, Request, Usage
 from evalkit.retry import RetryPolicy
@@ -50,12 +50,20 @@ class Model:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     seed: int = 0
     stats: CallStats = field(default_factory=CallStats)
+    stream: bool = False
+    """Stream answers where the provider supports it, to record time to first token (Generation.ttft_s)."""
 
     def __post_init__(self) -> None:
         self._semaphore = asyncio.Semaphore(self.spec.concurrency)
         self._rng = random.Random(self.seed)
         # Predictions replayed from a file must be re-read every run, not frozen in the cache.
         self._cacheable = self.cache is not None and getattr(self.provider, "cacheable", True)
+        self._streams = self.stream and isinstance(self.provider, Streaming)
+
+    @property
+    def streams(self) -> bool:
+        """True when calls are streamed (asked for, and the provider can)."""
+        return self._streams
 
     @property
     def name(self) -> str:
@@ -86,7 +94,7 @@ class Model:
             self.stats.calls += 1
             start = time.perf_counter()
             try:
-                response = await asyncio.wait_for(self.provider.generate(request), self.spec.timeout_s)
+                response, ttft = await asyncio.wait_for(self._call(request, start), self.spec.timeout_s)
             except (TimeoutError, asyncio.TimeoutError):
                 error = ProviderError(f"timed out after {self.spec.timeout_s:g} s", retryable=True)
             except ProviderError as exc:
@@ -97,7 +105,7 @@ class Model:
                 latency = time.perf_counter() - start
                 if self._cacheable and self.cache is not None:
                     self.cache.put(key, response, latency)
-                return self._generation(request, response, latency, cached=False, retries=retries)
+                return self._generation(request, response, latency, cached=False, retries=retries, ttft=ttft)
             if not error.retryable or retries >= self.spec.max_retries:
                 self.stats.failures += 1
                 reason = "not retryable" if not error.retryable else f"gave up after {retries + 1} tries"
@@ -108,12 +116,32 @@ class Model:
             retries += 1
             self.stats.retries += 1
 
+    async def _call(self, request: Request, start: float) -> tuple[ProviderResponse, float | None]:
+        """One provider call; streamed when asked and supported, with the time to the first text chunk."""
+        if not self._streams:
+            return await self.provider.generate(request), None
+        parts: list[str] = []
+        ttft: float | None = None
+        usage, finish = Usage(), None
+        async for chunk in self.provider.stream(request):  # type: ignore[attr-defined]
+            if chunk.text:
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                parts.append(chunk.text)
+            if chunk.usage is not None:
+                usage = chunk.usage
+            if chunk.finish_reason is not None:
+                finish = chunk.finish_reason
+        return ProviderResponse(text="".join(parts), usage=usage, finish_reason=finish), ttft
+
     def _generation(self, request: Request, response: ProviderResponse, latency: float | None, *,
-                    cached: bool, retries: int) -> Generation:
+                    cached: bool, retries: int, ttft: float | None = None) -> Generation:
+        # A cached answer keeps its original latency but never a TTFT: no first token was timed now.
         return Generation(sample_id=request.sample_id, model=self.name, model_id=self.spec.model,
                           attempt=request.attempt, prompt=request.prompt, output=response.text,
                           latency_s=latency, usage=response.usage,
-                          cost_usd=call_cost(self.spec.price, response.usage), cached=cached, retries=retries)
+                          cost_usd=call_cost(self.spec.price, response.usage), cached=cached, retries=retries,
+                          ttft_s=ttft)
 
     async def warmup(self) -> None:
         """Let the provider load what it needs before any call is timed (no-op for most providers)."""

@@ -10,6 +10,10 @@ Used by the provider tests and by any test that needs a model endpoint without a
 
 Endpoints: POST /v1/chat/completions (Mistral and OpenAI share the shape) and POST /v1/completions (OpenAI's
 legacy text completions). Every request is recorded (path, lower-cased headers, parsed body, fault applied).
+A body with `"stream": true` is answered with server-sent events (one chunk per word, `chunk_delay_s` apart,
+usage in the last chunk, then `data: [DONE]`); `latency_s` is then the time to the first byte.
+GET /v1/fine_tuning/jobs/{id} answers the job stored in `jobs[id]` (404 otherwise), for the fine-tuning
+metrics command.
 
 Faults, applied to one request each, either from an explicit queue (first) or drawn at random from
 `fault_rates` with `seed`:
@@ -150,12 +154,16 @@ class FakeLLMServer:
         timeout_sleep_s: float = 10.0,
         model_in_response: str | None = None,
         rate_limit_retry_after: str | None = "1",
+        chunk_delay_s: float = 0.0,
+        jobs: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_responder
         self.latency_s = latency_s
         self.timeout_sleep_s = timeout_sleep_s
         self.model_in_response = model_in_response
         self.rate_limit_retry_after = rate_limit_retry_after
+        self.chunk_delay_s = chunk_delay_s
+        self.jobs: dict[str, dict[str, Any]] = dict(jobs or {})
         self._lock = threading.Lock()
         self._queue: deque[Fault] = deque()
         self._rates: dict[str, float] = {}
@@ -353,7 +361,65 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and self._apply(fault):
             return
+        if body.get("stream") is True:
+            self._stream(fake._answer(path, body))
+            return
         self._json(200, fake._answer(path, body))
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        fake = self.server.fake
+        path = self.path.split("?", 1)[0]
+        fake._record(RecordedRequest("GET", path, {k.lower(): v for k, v in self.headers.items()}, None, None,
+                                     time.monotonic()))
+        prefix = "/v1/fine_tuning/jobs/"
+        job = fake.jobs.get(path[len(prefix):]) if path.startswith(prefix) else None
+        if job is None:
+            self._json(404, {"object": "error", "message": f"no job at {path}", "type": "not_found"})
+            return
+        if fake._sleep(fake.latency_s):
+            self._drop()
+            return
+        self._json(200, job)
+
+    def _stream(self, answer: dict[str, Any]) -> None:
+        """Send `answer` as server-sent events over chunked transfer encoding: one chunk per word."""
+        fake = self.server.fake
+        choice = answer["choices"][0]
+        chat = "message" in choice
+        content = choice["message"]["content"] if chat else choice["text"]
+        text = content if isinstance(content, str) else _content_text(content)
+        words = [w + " " for w in text.split(" ")]
+        words[-1] = words[-1][:-1]
+        base = {k: answer[k] for k in ("id", "created", "model")}
+        kind = "chat.completion.chunk" if chat else "text_completion"
+
+        def event(piece: str | None, finish: str | None, usage: dict[str, Any] | None = None) -> bytes:
+            if chat:
+                delta = {"role": "assistant", "content": piece} if piece is not None else {}
+                c = {"index": 0, "delta": delta, "finish_reason": finish}
+            else:
+                c = {"index": 0, "text": piece or "", "logprobs": None, "finish_reason": finish}
+            payload = {**base, "object": kind, "choices": [c], **({"usage": usage} if usage else {})}
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            events = [event(w, None) for w in words if w]
+            events.append(event(None, choice["finish_reason"], answer["usage"]))
+            events.append(b"data: [DONE]\n\n")
+            for i, data in enumerate(events):
+                if i and fake._sleep(fake.chunk_delay_s):
+                    break
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client gave up mid-stream
+            self.close_connection = True
 
     def _apply(self, fault: Fault) -> bool:
         """Apply a fault; True when the request is finished (no normal answer follows)."""

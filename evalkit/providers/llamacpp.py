@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from evalkit.embedded_model import EMBEDDED_BASE_ALIAS, embedded_base_gguf
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.providers._http import label
+from evalkit.providers.base import StreamChunk
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["LlamaCppProvider"]
@@ -72,6 +74,70 @@ class LlamaCppProvider:
     async def generate(self, request: Request) -> ProviderResponse:
         """One completion, run in a worker thread; deterministic local failures are not retryable."""
         return await asyncio.to_thread(self._generate_locked, request)
+
+    async def stream(self, request: Request) -> AsyncIterator[StreamChunk]:
+        """One completion, token by token, generated in a worker thread while holding the model's lock.
+
+        Usage is counted with the model's tokenizer (llama.cpp does not report it when streaming): completion
+        tokens always; prompt tokens for completion-style prompts only (a chat prompt is formatted inside
+        llama-cpp-python, out of reach), None otherwise. Stopping early (a timeout) stops the generation.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[StreamChunk | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: StreamChunk | BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone: nobody is listening any more
+                stop.set()
+
+        def produce() -> None:
+            try:
+                with self._lock:
+                    self._stream_locked(request, put, stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+                put(exc)
+            finally:
+                put(None)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(produce))
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            if worker.done():
+                worker.result()
+
+    def _stream_locked(self, request: Request, put: Any, stop: threading.Event) -> None:
+        llm = self._load()
+        chat = request.prompt.is_chat
+        parts: list[str] = []
+        try:
+            if chat:
+                chunks = llm.create_chat_completion(**self._chat_kwargs(request, llm.chat_format), stream=True)
+            else:
+                chunks = llm.create_completion(**self._completion_kwargs(request), stream=True)
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                choice = chunk["choices"][0]
+                text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                parts.append(text or "")
+                put(StreamChunk(text=text or "", finish_reason=choice.get("finish_reason")))
+        except Exception as exc:  # noqa: BLE001 - e.g. a prompt longer than n_ctx: retrying cannot help
+            raise ProviderError(f"{label(self.spec)}: llama.cpp generation failed: {type(exc).__name__}: "
+                                f"{exc}", retryable=False) from exc
+        completion = len(llm.tokenize("".join(parts).encode("utf-8"), add_bos=False, special=True))
+        prompt = None
+        if not chat:
+            text = request.prompt.text or ""
+            # What create_completion itself evaluates: the prompt with BOS, special tokens parsed.
+            prompt = len(llm.tokenize(text.encode("utf-8"), special=True)) if text else 1
+        put(StreamChunk(usage=Usage(prompt_tokens=prompt, completion_tokens=completion)))
 
     async def warmup(self) -> None:
         """Load the model before the first call, so loading time is not counted as that call's latency."""

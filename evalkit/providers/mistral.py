@@ -7,11 +7,13 @@ imported here only, when a model needs it. SDK retries are off: evalkit.model ow
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import _http
+from evalkit.providers.base import StreamChunk
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["MistralProvider"]
@@ -60,6 +62,29 @@ class MistralProvider:
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
             raise self._classify(exc) from exc
         return self._response(response)
+
+    async def stream(self, request: Request) -> AsyncIterator[StreamChunk]:
+        """The same call through `chat.stream_async` (server-sent events); usage comes with the last chunk."""
+        kwargs = self._request_kwargs(request)
+        events = None
+        try:
+            events = await self._client.chat.stream_async(**kwargs)
+            async for event in events:
+                chunk = event.data
+                usage = getattr(chunk, "usage", None)
+                text, finish = "", None
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    text = _content_text(getattr(choice.delta, "content", None))
+                    finish = str(choice.finish_reason) if choice.finish_reason is not None else None
+                yield StreamChunk(text=text, finish_reason=finish, usage=None if usage is None else Usage(
+                    prompt_tokens=getattr(usage, "prompt_tokens", None),
+                    completion_tokens=getattr(usage, "completion_tokens", None)))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
+            raise self._classify(exc) from exc
+        finally:
+            if events is not None:
+                await events.close()
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import _http
+from evalkit.providers.base import StreamChunk
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["OpenAIProvider"]
@@ -70,6 +72,35 @@ class OpenAIProvider:
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
             raise self._classify(exc) from exc
         return self._response(response, chat=request.prompt.is_chat)
+
+    async def stream(self, request: Request) -> AsyncIterator[StreamChunk]:
+        """The same call with `stream=True` (server-sent events); usage comes in the last chunk through
+        `stream_options.include_usage` (servers that ignore it leave the usage unknown)."""
+        chat = request.prompt.is_chat
+        kwargs = self._chat_kwargs(request) if chat else self._completion_kwargs(request)
+        kwargs.update(stream=True, stream_options={"include_usage": True})
+        events = None
+        try:
+            create = self._client.chat.completions.create if chat else self._client.completions.create
+            events = await create(**kwargs)
+            async for chunk in events:
+                usage = getattr(chunk, "usage", None)
+                choices = getattr(chunk, "choices", None) or []
+                text, finish = "", None
+                if choices:
+                    choice = choices[0]
+                    text = (getattr(getattr(choice, "delta", None), "content", None) if chat
+                            else getattr(choice, "text", None)) or ""
+                    finish = getattr(choice, "finish_reason", None)
+                yield StreamChunk(text=text if isinstance(text, str) else "", finish_reason=finish,
+                                  usage=None if usage is None else Usage(
+                                      prompt_tokens=getattr(usage, "prompt_tokens", None),
+                                      completion_tokens=getattr(usage, "completion_tokens", None)))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
+            raise self._classify(exc) from exc
+        finally:
+            if events is not None:
+                await events.close()
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
