@@ -119,6 +119,10 @@ def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = Non
         from evalkit.sources.bsard import load_bsard  # joins two tables; imported only by suites that use it
 
         return load_bsard(spec, base_dir, questions_file=split_path)
+    if spec.source == "eurlex":
+        from evalkit.sources.eurlex import load_eurlex  # pairs two languages of one act; only its suites pay
+
+        return load_eurlex(spec, base_dir, split_path=split_path)
     if spec.source == "hf" and split_path is None:
         return load_hf(spec, base_dir)
     path = resolve_data_path(spec, base_dir, split_path)

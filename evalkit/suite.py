@@ -22,7 +22,7 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     """Where a suite's samples come from."""
 
-    source: Literal["jsonl", "csv", "hf", "bsard", "pubmedqa", "chat_jsonl"] = "jsonl"
+    source: Literal["jsonl", "csv", "hf", "bsard", "pubmedqa", "chat_jsonl", "eurlex"] = "jsonl"
     """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`; `bsard`: BSARD questions
     joined with their articles (evalkit.sources.bsard; `fields` does not apply); `pubmedqa`: PubMedQA's JSON
     keyed by PMID (evalkit.sources.pubmedqa); `chat_jsonl`: a fine-tuning file in Mistral's chat format, the last
@@ -40,6 +40,9 @@ class DataSpec(_Strict):
     """Maps record fields (`id`, `input`, `target`) to column names; other columns become sample fields."""
     train_path: str | None = None
     """Training split of the bundled data (used by `evalkit demo train`), relative to the suite file."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Options of a source that needs more than the fields above (`eurlex`: Multi-EURLEX acts paired across two
+    languages, evalkit.sources.eurlex: languages, segmentation, length caps, glossary filter)."""
     columns: list[str] | None = None
     """For a CSV without a header row: the names of its columns, in order (e.g. MMLU's question, A, B, C, D,
     answer). Every row must then have exactly this many values."""
