@@ -81,5 +81,6 @@ def human_section(summary: HumanSummary | None) -> ReportSection | None:
         "as a tie); agreement is Cohen's kappa for two raters, Krippendorff's alpha (nominal) for more.",
     )
     return ReportSection(anchor="human", title="Human preference", tables=tuple(tables),
-                         intro=f"Blind verdicts imported with `evalkit human import` (summary of {summary.generated_at}).",
+                         intro=f"Blind verdicts imported with `evalkit human import` (summary of "
+                               f"{summary.generated_at}).",
                          notes=notes)

@@ -115,7 +115,8 @@ def export_packet(run_dir: Path, task: str, *, raters: int = 1, seed: int = 0, m
     reused = key_path.is_file()
     if reused:
         old = _read_key(key_path)
-        same = old.model_dump(exclude={"raters", "key_sha256"}) == key.model_dump(exclude={"raters", "key_sha256"}) and all(
+        fixed = {"raters", "key_sha256"}  # file names and the key's own hash are set after building
+        same = old.model_dump(exclude=fixed) == key.model_dump(exclude=fixed) and all(
             o.packet_sha256 == n.packet_sha256 and o.items == n.items for o, n in zip(old.raters, key.raters))
         if not same:
             raise DataError(f"{key_path}: a different key already exists for packet {key.packet_id}; the run's "

@@ -19,11 +19,15 @@ SECRETS = (MODEL_A, MODEL_B, *MODEL_IDS, "replay", "preds-a", "preds-b")
 """Strings that must never appear in a packet: model names, model ids, provider, prediction file names."""
 
 SOURCES = [
-    ("Le vice de procédure a conduit à l'annulation du jugement.", "Der Verfahrensmangel führte zur Aufhebung des Urteils."),
-    ("Le créancier a adressé une mise en demeure au débiteur.", "Der Gläubiger hat dem Schuldner eine Mahnung übermittelt."),
+    ("Le vice de procédure a conduit à l'annulation du jugement.",
+     "Der Verfahrensmangel führte zur Aufhebung des Urteils."),
+    ("Le créancier a adressé une mise en demeure au débiteur.",
+     "Der Gläubiger hat dem Schuldner eine Mahnung übermittelt."),
     ("La partie requérante demande des dommages et intérêts.", "Die Klägerin verlangt Schadensersatz."),
-    ("La Cour de justice a été saisie d'un renvoi préjudiciel.", "Der Gerichtshof wurde mit einem Vorabentscheidungsersuchen befasst."),
-    ("Chaque État membre désigne une autorité compétente.", "Jeder Mitgliedstaat benennt eine zuständige Behörde."),
+    ("La Cour de justice a été saisie d'un renvoi préjudiciel.",
+     "Der Gerichtshof wurde mit einem Vorabentscheidungsersuchen befasst."),
+    ("Chaque État membre désigne une autorité compétente.",
+     "Jeder Mitgliedstaat benennt eine zuständige Behörde."),
     ("La clause de non-concurrence est nulle.", "Die Wettbewerbsverbotsklausel ist nichtig."),
     ("Le délai de prescription est de cinq ans.", "Die Verjährungsfrist beträgt fünf Jahre."),
     ("Le jugement par défaut a été signifié.", "Das Versäumnisurteil wurde zugestellt."),

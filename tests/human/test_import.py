@@ -62,7 +62,8 @@ def test_unblinding_maps_sides_back_to_models(run_dir: Path, tmp_path: Path) -> 
     assert (r.n, r.wins, r.ties, r.losses) == (12, 8, 2, 2)
     assert r.at_least_as_good == pytest.approx(10 / 12) and r.win_rate == pytest.approx(8 / 12)
     assert r.sign_test_p == pytest.approx(0.109375)  # binomial(8 of 10), two-sided
-    stored = [json.loads(line) for line in (run_dir / "human" / key.packet_id / "imports.jsonl").read_text().splitlines()]
+    imports = run_dir / "human" / key.packet_id / "imports.jsonl"
+    stored = [json.loads(line) for line in imports.read_text().splitlines()]
     by_item = {v["item"]: v["preferred"] for v in stored[0]["verdicts"]}
     assert all(by_item[i] == {"a": MODEL_A, "b": MODEL_B, "tie": "tie"}[plan[i]] for i in plan)
     assert read_summary(run_dir) == res.summary

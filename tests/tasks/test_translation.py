@@ -59,7 +59,8 @@ def test_run_end_to_end_metrics_comparisons_and_glossary(tmp_path: Path) -> None
     # items 0, 3, ...) keeps the one-word "Mahnung" of item 1 but splits "höhere Gewalt" of item 10.
     assert a["glossary_hit_rate"]["value"] == pytest.approx(2 / 3) and a["glossary_hit_rate"]["n"] == 3
     assert b["glossary_hit_rate"]["value"] == pytest.approx(2 / 3)
-    rows = {r[0].split(" →")[0]: r[2:] for r in json.loads((run_dir / "summary.json").read_text())["tables"][0]["rows"]}
+    tables = json.loads((run_dir / "summary.json").read_text())["tables"]
+    rows = {r[0].split(" →")[0]: r[2:] for r in tables[0]["rows"]}
     assert rows == {"vice de procédure": [1, 0], "mise en demeure": [1, 1], "force majeure": [0, 1]}
     summary = json.loads((run_dir / "summary.json").read_text())
     table = next(t for t in summary["tables"] if t["title"].startswith("Glossary terms"))
