@@ -1,0 +1,123 @@
+"""One evalkit command in a fresh process, timed phase by phase (run by run.py, not meant to be used alone).
+
+    python benchmarks/perf/child.py OUT.json -- run SUITE --models bench ...    # any `evalkit` arguments
+
+Writes OUT.json: the exit code, wall time of the whole process (from interpreter start), of `import evalkit`,
+of the call phase (Runner._generate), of scoring + statistics, of report rendering, and the peak RSS
+(VmHWM). With `--null` a `bench-null` provider is registered: it answers in-process without any I/O, which
+isolates evalkit's own per-sample overhead from the HTTP client's.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def rss_mb(field: str = "VmHWM") -> float:
+    """Peak (VmHWM) or current (VmRSS) resident set size of this process, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class NullProvider:
+    """Answers every request at once with the label its prompt implies (no network, no SDK)."""
+
+    def __init__(self, spec: object) -> None:
+        self.spec = spec
+
+    async def generate(self, request):  # type: ignore[no-untyped-def]
+        from evalkit.records import ProviderResponse, Usage
+
+        text = request.prompt.messages[-1].content if request.prompt.messages else (request.prompt.text or "")
+        return ProviderResponse(text="positive" if "good" in text else "negative",
+                                usage=Usage(prompt_tokens=len(text.split()), completion_tokens=1),
+                                finish_reason="stop")
+
+    async def aclose(self) -> None:
+        pass
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    out = Path(args.pop(0))
+    null = "--null" in args[: args.index("--")]
+    argv = args[args.index("--") + 1:]
+
+    t_import = time.perf_counter()
+    import evalkit.runner as runner_mod
+    from evalkit.cli import main as cli_main
+    from evalkit.providers import providers
+
+    phases: dict[str, float] = {"import_s": time.perf_counter() - t_import}
+    if null:
+        providers.register("bench-null")(NullProvider)
+
+    generate, score, write_report = runner_mod.Runner._generate, runner_mod.Runner._score, runner_mod.write_report
+    marks: dict[str, tuple[float, float]] = {}
+
+    def mark(name: str) -> None:
+        # CPU seconds beside wall seconds: on a shared, busy machine wall time includes waiting for a core.
+        marks[name] = (time.perf_counter(), time.process_time())
+        phases[f"rss_at_{name}_mb"] = rss_mb("VmRSS")
+
+    def span(name: str, start: str, stop: str) -> None:
+        if start in marks and stop in marks:
+            phases[f"{name}_s"] = marks[stop][0] - marks[start][0]
+            phases[f"{name}_cpu_s"] = marks[stop][1] - marks[start][1]
+
+    async def timed_generate(self, *a, **kw):  # type: ignore[no-untyped-def]
+        mark("generate")
+        try:
+            return await generate(self, *a, **kw)
+        finally:
+            mark("generated")
+
+    async def timed_score(self, *a, **kw):  # type: ignore[no-untyped-def]
+        mark("score")
+        try:
+            return await score(self, *a, **kw)
+        finally:
+            mark("scored")
+
+    def timed_report(*a, **kw):  # type: ignore[no-untyped-def]
+        mark("report")
+        try:
+            return write_report(*a, **kw)
+        finally:
+            mark("reported")
+
+    runner_mod.Runner._generate = timed_generate  # type: ignore[method-assign]
+    runner_mod.Runner._score = timed_score  # type: ignore[method-assign]
+    runner_mod.write_report = timed_report
+    import evalkit.report as report_pkg  # `evalkit report` imports write_report from here
+
+    report_pkg.write_report = timed_report
+
+    mark("main")
+    code = cli_main(argv)
+    mark("end")
+    end = marks["end"][0]
+    span("command", "main", "end")
+    span("setup", "main", "generate")  # config, data, prompts, providers, run directory
+    span("generate", "generate", "generated")  # the calls (or cache hits)
+    span("score", "score", "scored")  # per-sample scoring
+    span("summarize", "scored", "report")  # the task's statistics and the operational metrics
+    span("report", "report", "reported")  # report.html, summary.md, results.json
+    result = {"exit_code": code, "process_s": end - T0, "process_cpu_s": time.process_time(), **phases,
+              "peak_rss_mb": rss_mb()}
+    out.write_text(json.dumps(result), encoding="utf-8")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
