@@ -118,8 +118,9 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         runner.mark_interrupted()
         where = f" Partial results are in {runner.store.path}." if runner.store else ""
-        console.print(f"[yellow]Interrupted.[/yellow]{where} Every finished call is cached: run the same command "
-                      "again to resume without repeating them.")
+        resume = ("Every finished call is cached: run the same command again to resume without repeating them."
+                  if options.use_cache else "Nothing was cached (--no-cache): running it again repeats every call.")
+        console.print(f"[yellow]Interrupted.[/yellow]{where} {resume}")
         return EXIT_INTERRUPTED
     _print_headline(outcome.result, console)
     calls = ", ".join(f"{m}: {n} calls, {outcome.cache_hits[m]} cached" for m, n in outcome.calls.items())
@@ -165,9 +166,16 @@ def _print_headline(result, console: Console) -> None:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     from evalkit.human import report_sections
     from evalkit.report import write_report
-    from evalkit.store import RunStore
+    from evalkit.store import RESULTS_FILE, RunStore
 
-    run = RunStore(args.run_dir).read_run()
+    store = RunStore(args.run_dir)
+    info = store.read_info()
+    if info.status != "complete" and not (args.run_dir / RESULTS_FILE).is_file():
+        # Killed, interrupted or failed before scoring: say how to finish it, not "missing file".
+        raise EvalkitError(f"{args.run_dir}: the run is '{info.status}' and stopped before its samples were "
+                           "scored, so there is no report to render. Run the same `evalkit run` command again: "
+                           "it resumes from the cache and writes a complete run.")
+    run = store.read_run()
     if run.info.status != "complete":
         console.print(f"[yellow]Run status is '{run.info.status}': the report shows what was stored.[/yellow]")
     write_report(run, args.run_dir, report_sections(args.run_dir))

@@ -82,7 +82,17 @@ def check_resumed(project: Path, suite: Path, first_run: Path, first_calls: int,
     assert task_metrics(run2 / "results.json") == task_metrics(reference / "results.json")
 
 
-def test_sigkill_midway_then_same_command_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def assert_report_refuses(run_dir: Path, status: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`evalkit report` on a run that stopped before scoring: one error line that says how to finish it."""
+    capsys.readouterr()
+    assert run_cli("report", str(run_dir))[0] == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the run is '{status}'" in err[0] and "Run the same `evalkit run` command" in err[0]
+    assert not (run_dir / "report.html").exists()
+
+
+def test_sigkill_midway_then_same_command_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     with server(latency_s=LATENCY_S) as srv:
         suite = write_project(tmp_path, srv.url, n=N)
         reference = reference_run(tmp_path, suite, monkeypatch)
@@ -98,14 +108,13 @@ def test_sigkill_midway_then_same_command_resumes(tmp_path: Path, monkeypatch: p
         # Killed outright: run.json still says `running`, no report, and `evalkit report` refuses it.
         assert json.loads((first_run / "run.json").read_text())["status"] == "running"
         assert not (first_run / "results.json").exists() and not (first_run / "report.html").exists()
-        assert run_cli("report", str(first_run))[0] == 2
-        assert not (first_run / "report.html").exists()
+        assert_report_refuses(first_run, "running", capsys)
 
         check_resumed(tmp_path, suite, first_run, first_calls, srv, reference)
 
 
-def test_ctrl_c_stops_cleanly_keeps_what_finished_and_says_how_to_resume(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_stops_cleanly_keeps_what_finished_and_says_how_to_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     with server(latency_s=LATENCY_S) as srv:
         suite = write_project(tmp_path, srv.url, n=N)
         reference = reference_run(tmp_path, suite, monkeypatch)
@@ -132,6 +141,39 @@ def test_ctrl_c_stops_cleanly_keeps_what_finished_and_says_how_to_resume(tmp_pat
         kept = read_jsonl(first_run / "generations.jsonl")
         assert len(kept) >= N // 2 and all(g["error"] is None for g in kept)
         assert cache_rows(tmp_path / "cache") >= len(kept)
-        assert run_cli("report", str(first_run))[0] == 2
+        assert_report_refuses(first_run, "interrupted", capsys)
 
         check_resumed(tmp_path, suite, first_run, first_calls, srv, reference)
+
+
+@pytest.mark.parametrize(("cache_flag", "says"), [
+    ((), "Every finished call is cached: run the same command again to resume"),
+    (("--no-cache",), "Nothing was cached (--no-cache): running it again repeats every call."),
+])
+def test_interrupt_message_matches_the_cache_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str], cache_flag: tuple[str, ...],
+                                                     says: str) -> None:
+    """The resume hint must be true: with --no-cache nothing was kept, so it must not promise a resume."""
+    from evalkit.runner import Runner
+
+    generate = Runner._generate
+    calls = {"n": 0}
+
+    async def interrupted(self, models, samples, prompts, params):  # type: ignore[no-untyped-def]
+        await generate(self, models, samples[:3], prompts, params)  # some calls finish, then Ctrl-C
+        calls["n"] += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "_generate", interrupted)
+    monkeypatch.setenv(KEY_ENV, "sk-resume-0000")
+    with server() as srv:
+        suite = write_project(tmp_path, srv.url, n=10)
+        code, _ = run_cli("run", str(suite), "--models", ",".join(MODELS), "--quiet", "--config",
+                          str(tmp_path / "evalkit.toml"), "--cache-dir", str(tmp_path / "cache"), "--out",
+                          str(tmp_path / "reports"), *cache_flag)
+    assert code == 130 and calls["n"] == 1
+    message = " ".join(capsys.readouterr().err.split())
+    assert says in message
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert cache_rows(tmp_path / "cache") == (0 if cache_flag else 6)
