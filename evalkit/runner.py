@@ -58,6 +58,25 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class RunPolicy:
+    """What a task may ask of the runner, through an optional `run_policy` attribute (e.g. the latency task).
+
+    Command-line choices still win where they overlap (`--concurrency`); the defaults change nothing.
+    """
+
+    use_cache: bool = True
+    """False: the task's calls never read or write the response cache (a cached answer has no real timing)."""
+    stream: bool = False
+    """Stream answers where the provider can, so the wrapper records time to first token."""
+    concurrency: int | None = None
+    """Calls in flight per model, unless `--concurrency` is given."""
+    sequential_models: bool = False
+    """Call one model after the other instead of all at once (models do not compete for the machine)."""
+    warmup_requests: int = 0
+    """Untimed calls per model (the first prompt) before the measured ones; not stored."""
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """What a finished run returns to its caller."""
 
@@ -115,7 +134,10 @@ def merge_summaries(task_summary: TaskSummary, generations: Sequence[Generation]
                     reference: str, seed: int) -> TaskSummary:
     """Add latency, token and cost metrics (common to every task) to the task's own summary."""
     ops_metrics, ops_comparisons = operational_metrics(generations, models, reference, seed=seed)
-    metrics = {m: tuple(task_summary.metrics.get(m, ())) + tuple(ops_metrics.get(m, ())) for m in models}
+    # A task's own metric of the same name (e.g. the latency task's latency_p50_s) wins over the generic one.
+    own = {m: {mv.name for mv in task_summary.metrics.get(m, ())} for m in models}
+    metrics = {m: tuple(task_summary.metrics.get(m, ())) + tuple(mv for mv in ops_metrics.get(m, ())
+                                                                 if mv.name not in own[m]) for m in models}
     return task_summary.model_copy(update={"metrics": metrics,
                                            "comparisons": task_summary.comparisons + tuple(ops_comparisons)})
 
@@ -141,6 +163,9 @@ class Runner:
         if options.limit is not None and options.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {options.limit}")
         self.task = create_task(suite.task, suite.task_args, suite.path)
+        self.policy: RunPolicy = getattr(self.task, "run_policy", None) or RunPolicy()
+        if options.concurrency is None and self.policy.concurrency is not None:
+            self.specs = [s.model_copy(update={"concurrency": self.policy.concurrency}) for s in self.specs]
         self.judge_spec = judge if getattr(self.task, "needs_judge", False) else None
         self.store: RunStore | None = None
         self.info: RunInfo | None = None
@@ -157,7 +182,8 @@ class Runner:
             if spec.requests_per_second:
                 limiter = limiters.setdefault((spec.provider, spec.base_url), RateLimiter(spec.requests_per_second))
             models.append(Model(spec=spec, provider=provider, cache=cache, limiter=limiter,
-                                retry=self.options.retry, seed=self.options.seed))
+                                retry=self.options.retry, seed=self.options.seed,
+                                stream=self.policy.stream and spec is not self.judge_spec))
         judge = models.pop() if self.judge_spec else None
         return models, judge
 
@@ -179,7 +205,7 @@ class Runner:
         if self.attempts > 1 and params.temperature == 0:
             # Sampling is needed for repeated attempts to differ; greedy attempts would all be identical.
             params = params.model_copy(update={"temperature": 0.7})
-        cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache else None
+        cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache and self.policy.use_cache else None
         models, judge = self._models(cache)
 
         run_dir = new_run_dir(opts.out_dir, self.suite.name)
@@ -252,6 +278,8 @@ class Runner:
         async def run_model(model: Model) -> list[Generation]:
             bar = progress.add_task(model.name, total=len(samples) * attempts)
             jobs = [(i, a) for i in range(len(samples)) for a in range(attempts)]
+            for _ in range(self.policy.warmup_requests if samples else 0):
+                await model.generate(Request(prompt=prompts[model.name][0], params=params, sample_id="warmup"))
             run_params = params
 
             async def one(job: tuple[int, int]) -> Generation:
@@ -266,7 +294,10 @@ class Runner:
             return await bounded_map(one, jobs, model.spec.concurrency)
 
         with progress:
-            per_model = await asyncio.gather(*(run_model(m) for m in models))
+            if self.policy.sequential_models:
+                per_model = [await run_model(m) for m in models]
+            else:
+                per_model = await asyncio.gather(*(run_model(m) for m in models))
         return [g for gens in per_model for g in gens]
 
     async def _score(self, samples: Sequence[Sample], generations: Sequence[Generation],

@@ -131,8 +131,8 @@ def confusion_matrices(cms: Sequence[ConfusionMatrix]) -> str | None:
         return _svg(fig)
 
 
-def latency_distribution(latencies: Mapping[str, Sequence[float]]) -> str | None:
-    """Per-model latency: an ECDF (left) and a box plot of the 5–95 % range (right)."""
+def latency_distribution(latencies: Mapping[str, Sequence[float]], xlabel: str = "latency (s)") -> str | None:
+    """Per-model latency (or any duration, named by `xlabel`): an ECDF (left) and a 5–95 % box plot (right)."""
     data = {m: np.sort(np.asarray(v, dtype=float)) for m, v in latencies.items() if len(v)}
     if not data:
         return None
@@ -145,7 +145,7 @@ def latency_distribution(latencies: Mapping[str, Sequence[float]]) -> str | None
             # A few hundred quantiles draw the same curve as 10,000 steps at a fraction of the SVG size.
             qs = np.linspace(0, 1, min(_ECDF_POINTS, v.size))
             ecdf.step(np.quantile(v, qs), qs, where="post", color=colors[m], label=_text(m), linewidth=1.4)
-        ecdf.set_xlabel("latency (s)")
+        ecdf.set_xlabel(xlabel)
         ecdf.set_ylabel("share of calls ≤ x")
         ecdf.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
         if k <= 6:  # beyond that the legend hides the curves; the box plot's labels name the colours
@@ -159,7 +159,7 @@ def latency_distribution(latencies: Mapping[str, Sequence[float]]) -> str | None
             patch.set_facecolor(colors[m])
             patch.set_alpha(0.75)
         box.set_yticks(range(1, k + 1), [_text(m) for m in names])
-        box.set_xlabel("latency (s), whiskers 5–95 %")
+        box.set_xlabel(f"{xlabel}, whiskers 5–95 %")
         return _svg(fig)
 
 

@@ -25,6 +25,7 @@ from evalkit.report._headline import Headline, build_headline
 from evalkit.report._metrics import call_stats, latencies, metrics_by_model
 from evalkit.report._samples import build_samples
 from evalkit.report._sections import ReportSection
+from evalkit.report.sweep_charts import extra_charts
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _ENV = jinja2.Environment(
@@ -91,6 +92,8 @@ def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, Met
     lat = charts.latency_distribution(latencies(run))
     if lat:
         out.append(Chart("Latency of successful calls per model", lat))
+    task_metrics = [r.metric for r in headline.rows if not r.operational and r.kind not in ("count", "relative")]
+    out += [Chart(title, uri) for title, uri in extra_charts(run, metrics, task_metrics)]
     return out
 
 

@@ -29,6 +29,7 @@ def _lazy(module: str, factory: str) -> TaskFactory:
 
 
 tasks.register("classification")(_lazy("evalkit.tasks.classification", "create"))
+tasks.register("latency")(_lazy("evalkit.tasks.latency", "create"))
 tasks.register("pairwise_judge")(_lazy("evalkit.tasks.pairwise", "create"))
 tasks.register("rubric_judge")(_lazy("evalkit.tasks.rubric", "create"))
 tasks.register("translation")(_lazy("evalkit.tasks.translation", "create"))
