@@ -7,7 +7,11 @@
 2. Data set text, model outputs, the suite description and model metadata carry `<script>`, `<img onerror>`
    and `javascript:` payloads; the HTML report is parsed and must contain none of them as markup.
 
-The blind human-review packet does not exist yet in evalkit, so it has no test here.
+3. A judge model answers with markup, with text that is not JSON, and with JSON outside its schema: the run
+   completes, the bad answers are recorded as invalid judgments (after the bounded re-asks), and every judge
+   text is inert in the report.
+
+The blind human packet is tested in test_human_packets.py.
 """
 
 from __future__ import annotations
@@ -135,3 +139,65 @@ def test_untrusted_text_is_escaped_in_the_report_of_a_real_run(tmp_path: Path,
     assert results["models"]["mis"]["metrics"]["accuracy"]["value"] == 1.0
     md = (run_dir / "summary.md").read_text(encoding="utf-8")
     assert "<script" not in md and "<img" not in md and "<svg" not in md
+
+
+JUDGE_FILE = """
+id: xss_judge
+version: "1"
+kind: pairwise
+description: test judge
+score_range: [0, 1]
+result: {type: choice, field: winner, slot_1: A, slot_2: B, tie: tie}
+output_schema:
+  type: object
+  properties: {winner: {type: string, enum: [A, B, tie]}, why: {type: string}}
+  required: [winner]
+template: "JUDGE Which is better? A: {{ answer_1 }} B: {{ answer_2 }} ({{ question }})"
+"""
+
+
+def judge_responder(body: dict[str, Any]) -> str:
+    """Models answer with payloads; the judge answers valid JSON with markup, or not JSON, or off-schema JSON."""
+    text = body["messages"][0]["content"]  # a re-ask appends messages after the judge prompt
+    if not text.startswith("JUDGE"):
+        return f"{PAYLOADS[0]} {oracle(body)} {PAYLOADS[2]}"
+    item = int(text.split("review ")[1][:5])
+    if item % 3 == 0:
+        return json.dumps({"winner": "A", "why": f"{PAYLOADS[0]} {PAYLOADS[1]} {PAYLOADS[3]}"})
+    if item % 3 == 1:
+        return f"{PAYLOADS[4]} <blink>not json</blink> {PAYLOADS[1]}"
+    return json.dumps({"winner": "<script>alert('xss-judge')</script>"})
+
+
+def test_malformed_and_hostile_judge_outputs_end_as_invalid_judgments_escaped_in_the_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(KEY_ENV, "sk-judge-0000")
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    with FakeLLMServer(responder=judge_responder) as srv:
+        suite = write_project(tmp_path, srv.url, n=9)
+        (tmp_path / "xss_judge.yaml").write_text(JUDGE_FILE, encoding="utf-8")
+        text = suite.read_text(encoding="utf-8")
+        text = text.replace("task: classification", "task: pairwise_judge").replace(
+            "task_args: {labels: [positive, negative], positive_label: positive}", "task_args: {judge: xss_judge.yaml}")
+        suite.write_text(text, encoding="utf-8")
+        code, run_dir = run_cli("run", "suite.yaml", "--models", ",".join(MODELS), "--judge", "mis", "--quiet")
+        judge_calls = [r for r in srv.requests if r.body["messages"][0]["content"].startswith("JUDGE")]
+    assert code == 0 and run_dir is not None
+
+    judgments = [j for r in read_jsonl(run_dir / "results.jsonl") for j in r["judgments"]]
+    assert len(judgments) == len(judge_calls) > 0  # every judge call is on record, re-asks included
+    invalid = [j for j in judgments if j["error"]]
+    valid = [j for j in judgments if not j["error"]]
+    assert invalid and valid and all(j["parsed"] is None for j in invalid)
+    assert all(j["parsed"]["winner"] == "A" for j in valid)
+
+    doc = (run_dir / "report.html").read_text(encoding="utf-8")
+    parser = _Markup()
+    parser.feed(doc)
+    assert [attrs for tag, attrs in parser.tags if tag == "script"] == [{}]
+    for tag, attrs in parser.tags:
+        assert not [a for a in attrs if a.startswith("on")], f"event handler on <{tag}>: {attrs}"
+        assert tag not in ("svg", "blink", "iframe"), f"markup from a judge or model output became a <{tag}>"
+        assert not (attrs.get("href") or "").strip().lower().startswith("javascript:")
+    assert "xss-judge" in doc and "&lt;blink&gt;not json&lt;/blink&gt;" in doc
