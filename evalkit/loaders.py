@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +69,25 @@ def load_jsonl(path: Path, fields: Mapping[str, str]) -> list[Sample]:
     return samples
 
 
-def load_csv(path: Path, fields: Mapping[str, str]) -> list[Sample]:
-    """Samples from a CSV file with a header row."""
+def load_csv(path: Path, fields: Mapping[str, str], columns: Sequence[str] | None = None) -> list[Sample]:
+    """Samples from a CSV file with a header row, or without one when `columns` names its columns."""
     try:
         with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+            rows = list(csv.DictReader(fh, fieldnames=list(columns) if columns else None))
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    # Line numbers count the header as line 1.
-    samples = [_to_sample(row, fields, f"{path}:{i + 2}") for i, row in enumerate(rows)]
+    # Line numbers count the header (when there is one) as line 1; a headerless row must fill every column.
+    first = 1 if columns else 2
+    if columns:
+        for i, row in enumerate(rows):
+            if None in row or any(v is None for v in row.values()):
+                got = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                raise DataError(f"{path}:{i + first}: expected {len(columns)} values ({', '.join(columns)}), got {got}")
+        id_col = fields.get("id", "id")
+        if id_col not in columns:
+            # A headerless file rarely has ids (MMLU's has none): its line numbers are stable ones.
+            rows = [{id_col: f"line-{i + first}", **row} for i, row in enumerate(rows)]
+    samples = [_to_sample(row, fields, f"{path}:{i + first}") for i, row in enumerate(rows)]
     if not samples:
         raise DataError(f"{path}: no samples (the file is empty or has only a header)")
     _check_unique(samples, str(path))
@@ -106,11 +117,32 @@ def load_hf(spec: DataSpec, base_dir: Path) -> list[Sample]:
 
 def resolve_data_path(spec: DataSpec, base_dir: Path, path: str | None = None) -> Path:
     """A data path relative to the suite folder, checked to exist."""
-    p = Path(path or spec.path)
+    given = path or spec.path
+    p = Path(given)
     p = p if p.is_absolute() else base_dir / p
     if not p.is_file():
-        raise DataError(f"data file not found: {p}")
+        where = "" if Path(given).is_absolute() else f" (data path {given!r}, relative to the suite folder {base_dir})"
+        raise DataError(f"data file not found: {p.resolve()}{where}")
     return p
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """A suite's samples, and warnings about data left out (e.g. skipped invalid lines), for the run's report."""
+
+    samples: list[Sample]
+    warnings: tuple[str, ...] = ()
+
+
+def load_data(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> LoadedData:
+    """Like `load_samples`, with the warnings of sources that skip invalid records instead of failing."""
+    if spec.source == "chat_jsonl":
+        from evalkit.sources.chat_jsonl import load_chat_jsonl
+
+        path = resolve_data_path(spec, base_dir, split_path)
+        data = load_chat_jsonl(path)
+        return LoadedData(list(data.samples), tuple(f"{path.name} {s} (skipped)" for s in data.skipped))
+    return LoadedData(load_samples(spec, base_dir, split_path=split_path))
 
 
 def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
@@ -123,9 +155,15 @@ def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = Non
         from evalkit.sources.eurlex import load_eurlex  # pairs two languages of one act; only its suites pay
 
         return load_eurlex(spec, base_dir, split_path=split_path)
+    if spec.source == "pubmedqa":
+        from evalkit.sources.pubmedqa import load_pubmedqa
+
+        return load_pubmedqa(resolve_data_path(spec, base_dir, split_path))
+    if spec.source == "chat_jsonl":
+        return load_data(spec, base_dir, split_path=split_path).samples
     if spec.source == "hf" and split_path is None:
         return load_hf(spec, base_dir)
     path = resolve_data_path(spec, base_dir, split_path)
     if spec.source == "csv" or path.suffix == ".csv":
-        return load_csv(path, spec.fields)
+        return load_csv(path, spec.fields, spec.columns)
     return load_jsonl(path, spec.fields)

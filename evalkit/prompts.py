@@ -22,6 +22,15 @@ def _compile(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
 
 
+def _render(source: str, variables: Mapping[str, Any], where: str) -> str:
+    try:
+        return _compile(source).render(variables)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"{where}: template syntax error at line {exc.lineno}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"{where}: {exc.message}; available variables: {', '.join(sorted(variables))}") from None
+
+
 def template_vars(sample: Sample, task_vars: Mapping[str, Any]) -> dict[str, Any]:
     """Variables a template sees: the sample's fields, task variables, then `id` and `input`."""
     return {**sample.fields, **task_vars, "id": sample.id, "input": sample.input}
@@ -30,6 +39,13 @@ def template_vars(sample: Sample, task_vars: Mapping[str, Any]) -> dict[str, Any
 def render_prompt(spec: PromptSpec, sample: Sample, task_vars: Mapping[str, Any], *, where: str) -> Prompt:
     """The Prompt for `sample` under profile `spec`; `where` names the suite and profile for errors."""
     variables = template_vars(sample, task_vars)
+    if spec.style == "messages":
+        # The sample's own chat history (chat-format data), after the profile's system message if it has one.
+        from evalkit.sources.chat_jsonl import history_messages
+
+        history = history_messages(sample, where=where)
+        system = _render(spec.system, variables, where) if spec.system else None
+        return Prompt(messages=((Message(role="system", content=system),) if system else ()) + history)
     try:
         body = _compile(spec.template).render(variables)
         system = _compile(spec.system).render(variables) if spec.system else None

@@ -45,7 +45,7 @@ class DataSpec(_Strict):
     languages, evalkit.sources.eurlex: languages, segmentation, length caps, glossary filter)."""
     columns: list[str] | None = None
     """For a CSV without a header row: the names of its columns, in order (e.g. MMLU's question, A, B, C, D,
-    answer). Every row must then have exactly this many values."""
+    answer). Every row must then have exactly this many values; without an id column, ids are `line-N`."""
 
 
 class PromptSpec(_Strict):

@@ -34,6 +34,7 @@ tasks.register("pairwise_judge")(_lazy("evalkit.tasks.pairwise", "create"))
 tasks.register("rubric_judge")(_lazy("evalkit.tasks.rubric", "create"))
 tasks.register("translation")(_lazy("evalkit.tasks.translation", "create"))
 tasks.register("multiple_choice")(_lazy("evalkit.tasks.multiple_choice", "create"))
+tasks.register("reference_match")(_lazy("evalkit.tasks.reference_match", "create"))
 
 
 def create_task(name: str, args: Mapping[str, Any], suite_path: Path) -> Task:
