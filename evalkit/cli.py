@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from evalkit import finetune_metrics
 from evalkit.errors import EvalkitError
 from evalkit.gating import command as gate_command
 from evalkit.human import command as human_command
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "suite's `attempts`, else 1)")
     gate_command.add_run_options(run)
     gate_command.add_gate_parser(sub)
+    finetune_metrics.add_parser(sub)
     human_command.add_parser(sub)
 
     report = sub.add_parser("report", help="re-render a run's report from stored results (no model call)")
@@ -176,6 +178,7 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
                            "scored, so there is no report to render. Run the same `evalkit run` command again: "
                            "it resumes from the cache and writes a complete run.")
     run = store.read_run()
+    run = run.model_copy(update={"training": finetune_metrics.load_run_training(args.run_dir, run.info.models)})
     if run.info.status != "complete":
         console.print(f"[yellow]Run status is '{run.info.status}': the report shows what was stored.[/yellow]")
     write_report(run, args.run_dir, report_sections(args.run_dir))
@@ -232,6 +235,7 @@ def _cmd_judge(args: argparse.Namespace, console: Console) -> int:
 
 _COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo,
              "judge": _cmd_judge, "gate": gate_command.cmd_gate,
+             "finetune-metrics": finetune_metrics.cmd,
              "human": human_command.cmd_human}
 
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from evalkit.cache import ResponseCache
 from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_models
 from evalkit.errors import ConfigError
+from evalkit.finetune_metrics import attach_training
 from evalkit.loaders import load_samples
 from evalkit.model import Model
 from evalkit.model_spec import ModelSpec
@@ -233,8 +234,10 @@ class Runner:
             summary = merge_summaries(summary, generations, names, self.reference, opts.seed)
             store.write_json(SUMMARY_FILE, summary)
             self.info = self.info.model_copy(update={"status": "complete", "finished_at": _now()})
+            # Models whose metadata names a fine-tuning job_id get its stored curve (evalkit.finetune_metrics).
+            training = attach_training(run_dir, self.info.models)
             result = RunResult(info=self.info, samples=tuple(samples), generations=tuple(generations),
-                               results=tuple(results), summary=summary)
+                               results=tuple(results), summary=summary, training=training)
             write_report(result, run_dir)
             store.write_info(self.info)
         except Exception:
