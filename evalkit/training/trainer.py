@@ -79,8 +79,9 @@ def train_lora_on(base: LoadedBase, pairs: Sequence[Pair], out_dir: Path,
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
-        train_curve.append(TrainLossPoint(step=step, loss=float(loss), learning_rate=lr))
-        log.info("step %d/%d train_loss %.4f lr %.2e", step, config.steps, float(loss), lr)
+        loss_value = loss.item()
+        train_curve.append(TrainLossPoint(step=step, loss=loss_value, learning_rate=lr))
+        log.info("step %d/%d train_loss %.4f lr %.2e", step, config.steps, loss_value, lr)
         if valid_set and (step % config.eval_every == 0 or step == config.steps):
             point = _validate(model, valid_set, pad_id, step, config.batch_size)
             valid_curve.append(point)
@@ -90,7 +91,7 @@ def train_lora_on(base: LoadedBase, pairs: Sequence[Pair], out_dir: Path,
     model.eval()
 
     peft_dir = Path(out_dir) / "peft"
-    model.save_pretrained(peft_dir)
+    model.save_pretrained(peft_dir, save_embedding_layers=False)  # LoRA matrices only; vocab untouched
     result = TrainResult(peft_dir=peft_dir, config=config, n_train=len(train_set), n_valid=len(valid_set),
                          train_loss=tuple(train_curve), valid=tuple(valid_curve), train_seconds=train_seconds,
                          load_seconds=base.load_seconds, trainable_parameters=n_trainable,
