@@ -145,7 +145,16 @@ def latency_distribution(latencies: Mapping[str, Sequence[float]], xlabel: str =
             # A few hundred quantiles draw the same curve as 10,000 steps at a fraction of the SVG size.
             qs = np.linspace(0, 1, min(_ECDF_POINTS, v.size))
             ecdf.step(np.quantile(v, qs), qs, where="post", color=colors[m], label=_text(m), linewidth=1.4)
-        ecdf.set_xlabel(xlabel)
+        # A few slow calls (retries, a cold start) would squash every curve into the left edge on a linear
+        # axis: a log axis keeps both the bulk and the tail readable when they are an order of magnitude apart.
+        lowest = min(float(v[0]) for v in data.values())
+        log = lowest > 0 and max(float(v[-1]) for v in data.values()) / lowest >= 8
+        if log:
+            ecdf.set_xscale("log")
+            ecdf.xaxis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ecdf.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+            ecdf.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        ecdf.set_xlabel(xlabel + (" (log scale)" if log else ""))
         ecdf.set_ylabel("share of calls ≤ x")
         ecdf.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
         if k <= 6:  # beyond that the legend hides the curves; the box plot's labels name the colours

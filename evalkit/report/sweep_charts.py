@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from evalkit.records import MetricValue, RunResult, TrainingCurve
-from evalkit.report._format import finite
+from evalkit.report._format import finite, metric_kind
 from evalkit.report._metrics import model_order
 from evalkit.report.charts import _RC, _svg, _text, latency_distribution, model_colors
 
@@ -80,8 +80,7 @@ def metric_vs_hyperparameter(metrics: Mapping[str, Mapping[str, MetricValue]], s
         x = _number(meta.get(key)) if isinstance(meta, Mapping) else None
         if x is not None:
             at[str(spec.get("name"))] = x
-    names = [n for n in names if any(finite(metrics.get(m, {}).get(n, MetricValue(name=n, value=None)).value)
-                                     is not None for m in at)][:_MAX_METRICS]
+    names = [n for n in names if _varies(metrics, list(at), n)][:_MAX_METRICS]
     if len(at) < 2 or not names:
         return None
     colors = model_colors(list(metrics))
@@ -117,11 +116,20 @@ def metric_vs_hyperparameter(metrics: Mapping[str, Mapping[str, MetricValue]], s
                                label=_text(m) + (" (reference)" if m == reference else ""))
             if log:
                 ax.set_xscale("log")
+            shown = [metrics[m][name] for m in metrics if name in metrics[m]]
+            if metric_kind(name, shown) == "fraction":
+                ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
             ax.set_xlabel(_text(key))
             ax.set_title(_text(name), fontsize=9)
             if any(ax.get_legend_handles_labels()[1]):
                 ax.legend(fontsize=7, frameon=False, loc="best")
         return _svg(fig)
+
+
+def _varies(metrics: Mapping[str, Mapping[str, MetricValue]], models: Sequence[str], name: str) -> bool:
+    """True when the swept models have at least two distinct known values of `name` (else nothing to plot)."""
+    values = {finite(metrics[m][name].value) for m in models if name in metrics.get(m, {})} - {None}
+    return len(values) >= 2
 
 
 def training_curves(curves: Mapping[str, TrainingCurve]) -> str | None:
