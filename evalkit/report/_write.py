@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from evalkit.records import RunResult
 from evalkit.report._sections import ReportSection
-from evalkit.report.html import render_html
+from evalkit.report.html import render_html_chunks
 from evalkit.report.markdown import render_markdown
 from evalkit.report.results_json import dumps, results_document
 
@@ -34,16 +34,21 @@ def write_report(run: RunResult, out_dir: Path, sections: Sequence[ReportSection
     # results.json first: it is what CI gates read, and the cheapest to produce.
     write_atomic(paths.json, dumps(results_document(run)))
     write_atomic(paths.markdown, render_markdown(run, sections))
-    write_atomic(paths.html, render_html(run, sections))
+    write_atomic(paths.html, render_html_chunks(run, sections))
     return paths
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory and os.replace."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write `text` (a string, or pieces of one) to `path` through a temporary file in the same directory and
+    os.replace."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+            if isinstance(text, str):
+                f.write(text)
+            else:
+                for piece in text:
+                    f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

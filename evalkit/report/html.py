@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,20 @@ class Chart:
 
 def render_html(run: RunResult, sections: Sequence[ReportSection] = ()) -> str:
     """The HTML report of `run` as one self-contained document; `sections` come after the task's tables."""
+    return "".join(render_html_chunks(run, sections))
+
+
+def render_html_chunks(run: RunResult, sections: Sequence[ReportSection] = ()) -> Iterator[str]:
+    """The HTML report as consecutive pieces of text, to be written as they come.
+
+    A 100,000-sample report is ~70 MB of text made of millions of small pieces; writing them as the template
+    produces them keeps neither the pieces nor the whole document in memory.
+    """
     metrics = metrics_by_model(run)
     headline = build_headline(run, metrics)
     samples = build_samples(run, headline.models)
     template = _ENV.get_template("report.html.j2")
-    return template.render(
+    return template.generate(
         info=run.info,
         summary=run.summary,
         n_samples=len(run.samples),
