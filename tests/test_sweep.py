@@ -134,3 +134,14 @@ def test_headless_screenshot_of_the_sweep_report(sweep_run, tmp_path: Path) -> N
                        check=True, timeout=120, capture_output=True)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a rendered page, not a blank one
+
+
+def test_example_sweep_config_resolves() -> None:
+    from evalkit.config import load_config, resolve_models
+    from evalkit.gating import gate_spec
+
+    config = load_config(Path(__file__).resolve().parents[1] / "docs" / "examples" / "sweep.toml")
+    specs = resolve_models(SWEEP.split(","), config)
+    assert [s.metadata.get("learning_rate") for s in specs] == [None, 1e-6, 1e-5, 1e-4]
+    assert all(s.price is not None for s in specs)  # the glob price covers every fine-tuned id
+    assert len(gate_spec(None, None, config.gates, config.path).rules) == 2

@@ -20,7 +20,7 @@ import jinja2
 
 from evalkit.records import MetricValue, RunResult
 from evalkit.report import charts
-from evalkit.report._format import fmt_cell
+from evalkit.report._format import finite, fmt_cell
 from evalkit.report._headline import Headline, build_headline
 from evalkit.report._metrics import call_stats, latencies, metrics_by_model
 from evalkit.report._samples import build_samples
@@ -91,7 +91,9 @@ def script_hash() -> str:
 
 def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]]) -> list[Chart]:
     out = []
-    rates = [r.metric for r in headline.rows if r.kind == "fraction" and not r.operational]
+    # A rate that is zero (or unknown) for every model draws no bar at all: the table says it better.
+    rates = [r.metric for r in headline.rows if r.kind == "fraction" and not r.operational
+             and any(finite(m[r.metric].value) for m in metrics.values() if r.metric in m)]
     bars = charts.metric_bars(metrics, rates)
     if bars:
         out.append(Chart("Metrics per model, with 95% confidence intervals", bars))
