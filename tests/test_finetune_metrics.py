@@ -9,7 +9,6 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_KEY
 from fakeserver import FakeLLMServer
 
 from evalkit.cli import main
@@ -143,4 +142,4 @@ def test_a_run_shows_the_training_curves_of_its_models(tmp_path: Path, monkeypat
     calls = server.call_count
     code, _, err = cli("finetune-metrics", "ft-other", "--base-url", server.url, "--run", str(run_dir))
     assert code == 2 and "no model of this run names job_id 'ft-other'" in err and server.call_count == calls
-    assert FAKE_KEY not in (run2 / "report.html").read_text()
+    assert api_key not in (run2 / "report.html").read_text()
