@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--attempts", type=_positive_int, help="attempts per item, sampled when > 1 (default: the "
                                                              "suite's `attempts`, else 1)")
+    run.add_argument("--batch", action="store_true", help="answer `mistral` models through Mistral's Batch API (one "
+                                                          "job per model; failed lines are retried synchronously)")
     gate_command.add_run_options(run)
     gate_command.add_gate_parser(sub)
     finetune_metrics.add_parser(sub)
@@ -113,7 +115,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
                          use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
                          reference=args.reference, judge=args.judge, show_progress=not args.quiet,
-                         attempts=args.attempts)
+                         attempts=args.attempts, batch=args.batch)
     runner = prepare(suite, config, options, console)
     try:
         outcome = asyncio.run(runner.run())

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from evalkit.cache import ResponseCache
+from evalkit.cache import ResponseCache, cache_key
 from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_models
-from evalkit.errors import ConfigError
+from evalkit.errors import ConfigError, ProviderError
 from evalkit.finetune_metrics import attach_training
-from evalkit.loaders import load_samples
+from evalkit.loaders import load_data
 from evalkit.model import Model
 from evalkit.model_spec import ModelSpec
 from evalkit.operational import operational_metrics
@@ -32,6 +33,9 @@ from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SUITE_F
 from evalkit.suite import SuiteSpec
 from evalkit.tasks import ScoringContext, SummaryContext, Task, create_task
 from evalkit.version import __version__
+
+DATA_WARNINGS_FILE = "data_warnings.json"
+"""Every data warning of a run (e.g. chat-format lines skipped by validation), as a JSON list of strings."""
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -54,6 +58,8 @@ class RunOptions:
     """Attempts per item (`--attempts`); None: the suite's `attempts` (default 1)."""
     judge: str | None = None
     """Judge model name (`--judge`) for tasks that need one."""
+    batch: bool = False
+    """`--batch`: answer `mistral` models through Mistral's Batch API (evalkit.providers.mistral_batch)."""
     show_progress: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -119,9 +125,19 @@ def build_prompts(suite: SuiteSpec, task: Task, specs: Sequence[ModelSpec],
         used.setdefault(profile, []).append(spec.name)
         where = f"{suite.path}: prompts.{profile}"
         prompts[spec.name] = [render_prompt(prompt_spec, s, task.prompt_vars(s), where=where) for s in samples]
-    templates = tuple(PromptTemplate(profile=p, style=suite.prompts[p].style, system=suite.prompts[p].system,
-                                     template=suite.prompts[p].template, models=tuple(m)) for p, m in used.items())
+    # Style `messages` sends each sample's own chat history: shown as a chat profile with that said in words.
+    templates = tuple(PromptTemplate(profile=p, style="chat" if suite.prompts[p].style == "messages" else
+                                     suite.prompts[p].style, system=suite.prompts[p].system,
+                                     template=suite.prompts[p].template or MESSAGES_TEMPLATE, models=tuple(m))
+                      for p, m in used.items())
     return prompts, templates
+
+
+MESSAGES_TEMPLATE = "(each sample's own chat messages, up to the held-out last assistant message)"
+"""How a `messages`-style profile reads in a report, where a template would be."""
+
+MAX_DATA_NOTES = 20
+"""Data warnings (skipped lines) shown in the report notes; all of them are in data_warnings.json."""
 
 
 def attempt_params(params: GenerationParams, attempt: int) -> GenerationParams:
@@ -161,6 +177,13 @@ class Runner:
         self.attempts = options.attempts if options.attempts is not None else (suite.attempts or 1)
         if self.attempts < 1:
             raise ConfigError(f"--attempts must be >= 1, got {self.attempts}")
+        if options.batch and not any(s.provider == "mistral" for s in self.specs):
+            raise ConfigError(f"--batch: none of the models uses provider 'mistral' ({', '.join(names)}); the Batch "
+                              f"API is Mistral's")
+        if options.batch and not options.use_cache:
+            raise ConfigError("--batch needs the response cache (batch answers reach the run through it): drop "
+                              "--no-cache")
+        self.batch_notes: list[str] = []
         if options.limit is not None and options.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {options.limit}")
         self.task = create_task(suite.task, suite.task_args, suite.path)
@@ -191,7 +214,12 @@ class Runner:
     async def run(self) -> RunOutcome:
         """Execute the whole pipeline and write the run directory."""
         opts = self.options
-        samples = load_samples(self.suite.data, self.suite.directory)
+        loaded = load_data(self.suite.data, self.suite.directory)
+        samples = loaded.samples
+        for warning in loaded.warnings[:MAX_DATA_NOTES]:
+            self.console.print(f"[yellow]data:[/yellow] {escape(warning)}")
+        if len(loaded.warnings) > MAX_DATA_NOTES:
+            self.console.print(f"[yellow]data:[/yellow] and {len(loaded.warnings) - MAX_DATA_NOTES} more skipped")
         if opts.limit is not None:
             samples = samples[: opts.limit]
         check = getattr(self.task, "check_samples", None)  # the optional SampleChecker hook
@@ -232,6 +260,14 @@ class Runner:
             summary = self.task.summarize(samples, results, SummaryContext(models=names, reference=self.reference,
                                                                            seed=opts.seed))
             summary = merge_summaries(summary, generations, names, self.reference, opts.seed)
+            if loaded.warnings:
+                store.write_json(DATA_WARNINGS_FILE, list(loaded.warnings))
+                more = len(loaded.warnings) - MAX_DATA_NOTES
+                summary = summary.model_copy(update={"notes": summary.notes + tuple(
+                    f"data: {w}" for w in loaded.warnings[:MAX_DATA_NOTES]) + ((
+                        f"data: and {more} more skipped line(s), listed in {DATA_WARNINGS_FILE}",) if more > 0 else ())})
+            if self.batch_notes:
+                summary = summary.model_copy(update={"notes": summary.notes + tuple(self.batch_notes)})
             store.write_json(SUMMARY_FILE, summary)
             self.info = self.info.model_copy(update={"status": "complete", "finished_at": _now()})
             # Models whose metadata names a fine-tuning job_id get its stored curve (evalkit.finetune_metrics).
@@ -284,12 +320,19 @@ class Runner:
             for _ in range(self.policy.warmup_requests if samples else 0):
                 await model.generate(Request(prompt=prompts[model.name][0], params=params, sample_id="warmup"))
             run_params = params
+            fresh = await self._batch(model, [Request(prompt=prompts[model.name][i], params=attempt_params(params, a),
+                                                      sample_id=samples[i].id, attempt=a) for i, a in jobs], progress)
 
             async def one(job: tuple[int, int]) -> Generation:
                 i, attempt = job
-                gen = await model.generate(Request(prompt=prompts[model.name][i],
-                                                   params=attempt_params(run_params, attempt),
-                                                   sample_id=samples[i].id, attempt=attempt))
+                request = Request(prompt=prompts[model.name][i], params=attempt_params(run_params, attempt),
+                                  sample_id=samples[i].id, attempt=attempt)
+                gen = await model.generate(request)
+                if gen.cached and fresh and cache_key(model.spec, request) in fresh:
+                    # Answered by this run's batch job: a new answer served through the cache, not a cache hit.
+                    fresh.discard(cache_key(model.spec, request))
+                    model.stats.cache_hits -= 1
+                    gen = gen.model_copy(update={"cached": False})
                 store.append(GENERATIONS_FILE, gen)
                 progress.advance(bar)
                 return gen
@@ -302,6 +345,31 @@ class Runner:
             else:
                 per_model = await asyncio.gather(*(run_model(m) for m in models))
         return [g for gens in per_model for g in gens]
+
+    async def _batch(self, model: Model, requests: Sequence[Request], progress: Progress) -> set[str]:
+        """With --batch, answer a `mistral` model's uncached requests by one batch job (into the cache).
+
+        Returns the cache keys the job answered. A job that cannot be run at all leaves every request to the
+        synchronous path (with a note); lines that failed are retried there too.
+        """
+        if not self.options.batch or model.spec.provider != "mistral":
+            return set()
+        from evalkit.providers.mistral_batch import run_batch
+
+        bar = progress.add_task(f"{model.name} (batch)", total=len(requests))
+
+        def report(done: int, total: int, status: str) -> None:
+            progress.update(bar, completed=done, total=total, description=f"{model.name} (batch {status.lower()})")
+
+        try:
+            outcome = await run_batch(model.provider, model.spec, requests, model.cache, progress=report)
+        except ProviderError as exc:
+            self.batch_notes.append(f"{model.name}: the batch job could not run ({exc}); its requests were sent "
+                                    f"synchronously")
+            return set()
+        model.stats.calls += outcome.submitted
+        self.batch_notes.append(outcome.note(model.name))
+        return set(outcome.answered)
 
     async def _score(self, samples: Sequence[Sample], generations: Sequence[Generation],
                      judge: Model | None = None) -> list[SampleResult]:
