@@ -172,6 +172,39 @@ def latency_distribution(latencies: Mapping[str, Sequence[float]], xlabel: str =
         return _svg(fig)
 
 
+def accuracy_latency(metrics: Mapping[str, Mapping[str, MetricValue]], accuracy: str = "accuracy",
+                     latency: str = "latency_mean_s") -> str | None:
+    """Accuracy against mean latency per call, one labelled point per model with its CI whiskers (the AmiRA
+    case study's two plots in one: is the fine-tuned small model both better and faster?)."""
+    points = {}
+    for m, per in metrics.items():
+        acc, lat = per.get(accuracy), per.get(latency)
+        if acc is not None and lat is not None and finite(acc.value) is not None and finite(lat.value) is not None:
+            points[m] = (acc, lat)
+    if not points:
+        return None
+    colors = model_colors(list(metrics))
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        for m, (acc, lat) in points.items():
+            x, y = float(lat.value), float(acc.value)
+
+            def err(mv: MetricValue, v: float) -> list[list[float]]:
+                lo, hi = finite(mv.ci_low), finite(mv.ci_high)
+                return [[0.0 if lo is None else max(v - lo, 0.0)], [0.0 if hi is None else max(hi - v, 0.0)]]
+
+            ax.errorbar([x], [y], xerr=err(lat, x), yerr=err(acc, y), fmt="o", color=colors[m], capsize=3,
+                        elinewidth=0.9, markersize=7)
+            ax.annotate(_text(m), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
+        ax.set_xlabel("mean latency per call (s)")
+        ax.set_ylabel(accuracy.replace("_", " "))
+        ax.set_xlim(left=0)
+        ax.set_ylim(-0.02, 1.05)
+        ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+        return _svg(fig)
+
+
 def _text(s: str) -> str:
     """Untrusted text made safe for matplotlib: no mathtext (`$`), bounded length."""
     s = str(s).replace("\n", " ")

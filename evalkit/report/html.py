@@ -103,6 +103,9 @@ def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, Met
     lat = charts.latency_distribution(latencies(run))
     if lat:
         out.append(Chart("Latency of successful calls per model", lat))
+    scatter = charts.accuracy_latency(metrics)
+    if scatter:
+        out.append(Chart("Accuracy against mean latency per call, one point per model (95% CIs)", scatter))
     task_metrics = [r.metric for r in headline.rows if not r.operational and r.kind not in ("count", "relative")]
     out += [Chart(title, uri) for title, uri in extra_charts(run, metrics, task_metrics)]
     return out

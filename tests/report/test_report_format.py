@@ -78,3 +78,13 @@ def test_charts_escape_mathtext_and_handle_empty_inputs() -> None:
     assert charts.metric_bars({}, []) is None
     bars = charts.metric_bars({"$\\frac{1}{0}$": {"acc": MetricValue(name="acc", value=0.5)}}, ["acc"])
     assert bars is not None
+
+
+def test_accuracy_latency_scatter_edge_cases() -> None:
+    acc = MetricValue(name="accuracy", value=0.8, ci_low=0.7, ci_high=0.9)
+    lat = MetricValue(name="latency_mean_s", value=0.4, ci_low=None, ci_high=None)
+    assert charts.accuracy_latency({"ft$x$": {"accuracy": acc, "latency_mean_s": lat}, "base": {"accuracy": acc}})
+    # No model with both values (e.g. batch answers have no latency): no chart.
+    assert charts.accuracy_latency({"m": {"accuracy": acc}}) is None
+    assert charts.accuracy_latency({"m": {"accuracy": acc.model_copy(update={"value": None}),
+                                          "latency_mean_s": lat}}) is None
