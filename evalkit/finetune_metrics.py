@@ -131,13 +131,16 @@ def _jobs_endpoint(client: Any) -> Any:
                 request=GetJobRequest(job_id=job_id), request_body_required=False, request_has_path_params=True,
                 request_has_query_params=True, user_agent_header="user-agent", accept_header_value="application/json",
                 security=config.security, timeout_ms=timeout_ms)
+            retries = config.retry_config
             res = await self.do_request_async(
                 hook_ctx=HookContext(config=config, base_url=base_url or "",
                                      operation_id="jobs_api_routes_fine_tuning_get_fine_tuning_job",
                                      oauth2_scopes=None,
                                      security_source=get_security_from_env(config.security, models.Security),
                                      tags=["fine-tuning"], extensions=None),
-                request=req, is_error_status_code=lambda c: utils.match_status_codes(["4XX", "5XX"], c))
+                request=req, is_error_status_code=lambda c: utils.match_status_codes(["4XX", "5XX"], c),
+                retry_config=(retries, ["429", "500", "502", "503", "504"])
+                if isinstance(retries, utils.RetryConfig) else None)
             text = await utils.stream_to_text_async(res)
             if not utils.match_response(res, "200", "application/json"):
                 raise errors.SDKError("API error occurred", res, text)
@@ -164,10 +167,10 @@ async def fetch_curve(job_id: str, *, base_url: str | None = None, key_env: str 
         from mistralai.client.utils import BackoffStrategy, RetryConfig
     except ImportError as exc:
         raise MissingDependencyError("mistralai", "evalkit finetune-metrics") from exc
-    from evalkit.providers.mistral import _server_url
-
+    # The SDK appends `/v1/...` itself: a base URL given with a trailing `/v1` is trimmed (as the provider does).
+    server_url = base_url.rstrip("/").removesuffix("/v1") if base_url else None
     http = httpx2.AsyncClient(follow_redirects=True)
-    client = Mistral(api_key=key, server_url=_server_url(base_url), async_client=http,
+    client = Mistral(api_key=key, server_url=server_url, async_client=http,
                      retry_config=RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, 30000), True),
                      timeout_ms=int(timeout_s * 1000))
     try:
