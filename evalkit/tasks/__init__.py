@@ -35,6 +35,7 @@ tasks.register("rubric_judge")(_lazy("evalkit.tasks.rubric", "create"))
 tasks.register("translation")(_lazy("evalkit.tasks.translation", "create"))
 tasks.register("multiple_choice")(_lazy("evalkit.tasks.multiple_choice", "create"))
 tasks.register("reference_match")(_lazy("evalkit.tasks.reference_match", "create"))
+tasks.register("rewrite")(_lazy("evalkit.tasks.rewrite", "create"))
 
 
 def create_task(name: str, args: Mapping[str, Any], suite_path: Path) -> Task:

@@ -1,0 +1,198 @@
+"""The case-study suites end to end: against a loopback server (fast), and on the embedded models (`slow`).
+
+The fast tests point the suites' `base` and `ft` at FakeLLMServer through an evalkit.toml (a project config wins
+over a suite's own model definitions), so they exercise the real suite files, data, prompts, tasks and reports.
+The real data sets live in ../shared/data beside the repository; tests that need them skip when it is absent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+from fakeserver import FakeLLMServer
+
+from evalkit.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+needs_shared = pytest.mark.skipif(not (SHARED / "mmlu").is_dir(), reason="../shared/data is not beside the repo")
+
+
+def _answers() -> dict[str, str]:
+    """Question text -> correct option text, for the bundled mcq data and the shared MMLU/PubMedQA files."""
+    out = {}
+    for line in (REPO / "benchmarks/mcq/test.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        out[row["question"]] = row["options"]["ABCD".index(row["answer"])]
+    if (SHARED / "mmlu").is_dir():
+        import csv
+
+        with (SHARED / "mmlu/medical_genetics_test.csv").open(newline="", encoding="utf-8") as fh:
+            for q, a, b, c, d, ans in csv.reader(fh):
+                out[q] = {"A": a, "B": b, "C": c, "D": d}[ans]
+        for rec in json.loads((SHARED / "pubmedqa/ori_pqal.json").read_text()).values():
+            out[rec["QUESTION"]] = rec["final_decision"]
+    return out
+
+
+ANSWERS = _answers()
+
+
+def responder(body: dict) -> str:
+    """`ft` reads the options and answers right (with a rationale); `base` answers "A" or hedges."""
+    prompt = body.get("prompt") or body["messages"][-1]["content"]
+    if "Answer to grade:" in prompt:  # the rubric judge
+        answer = re.search(r"Answer to grade:\n<<<\n(.*?)\n>>>", prompt, re.S).group(1)
+        return json.dumps({"justification": "fake", "score": 4 if answer.startswith("Woohoo") else 2})
+    if "Question: " not in prompt:  # the tone suites' rewrites (completion prompt, or the bare message)
+        message = prompt.rsplit("Original: ", 1)[1].split("\n", 1)[0] if "Original: " in prompt else prompt
+        return f"Woohoo! {message}" if body["model"] == "ft" else message
+    question = prompt.rsplit("Question: ", 1)[1].split("\n", 1)[0]
+    options = dict(re.findall(r"^([A-Z])\. (.*)$", prompt.rsplit("Question: ", 1)[1], re.M))
+    if body["model"] != "ft":
+        return " A" if len(question) % 3 else " I am not sure."
+    right = next(letter for letter, text in options.items() if text == ANSWERS[question])
+    return f" {right}. {ANSWERS[question]}"
+
+
+def project(root: Path, url: str) -> None:
+    (root / "evalkit.toml").write_text(f"""
+[providers.openai]
+base_url = "{url}/v1"
+concurrency = 8
+[models.base]
+provider = "openai"
+model = "base"
+[models.ft]
+provider = "openai"
+model = "ft"
+prompt = "ft"
+[models.judge]
+provider = "openai"
+model = "judge"
+""", encoding="utf-8")
+
+
+def run(*args: str) -> Path:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(list(args)) == 0
+    return Path(out.getvalue().strip().splitlines()[-1]).parent
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    with FakeLLMServer(responder=responder) as server:
+        project(tmp_path, server.url)
+        yield server
+
+
+def metrics(run_dir: Path, model: str) -> dict[str, float | None]:
+    doc = json.loads((run_dir / "results.json").read_text())
+    return {k: v["value"] for k, v in doc["models"][model]["metrics"].items()}
+
+
+def test_mcq_with_three_attempts(fake: FakeLLMServer) -> None:
+    run_dir = run("run", "mcq", "--models", "base,ft", "--attempts", "3", "--quiet")
+    assert fake.call_count == 2 * 60 * 3
+    ft, base = metrics(run_dir, "ft"), metrics(run_dir, "base")
+    assert ft["accuracy"] == 1.0 and ft["agreement"] == 1.0 and ft["accuracy_sd"] == 0.0
+    assert base["invalid_rate"] > 0 and base["accuracy"] < 0.5
+    seeds = {r.body.get("seed") for r in fake.requests}
+    temps = {r.body.get("temperature") for r in fake.requests}
+    assert seeds == {0, 1, 2} and temps == {0.7}  # attempts are sampled, each with its own seed
+    html = (run_dir / "report.html").read_text()
+    assert "Accuracy against mean latency per call" in html and "Accuracy per attempt (3 attempts" in html
+    doc = json.loads((run_dir / "results.json").read_text())
+    assert doc["comparisons"]["ft"]["majority_accuracy"]["test"] == "mcnemar-exact"
+
+
+@needs_shared
+def test_mmlu_genetics_on_the_shared_csv(fake: FakeLLMServer) -> None:
+    run_dir = run("run", "mmlu-genetics", "--models", "base,ft", "--attempts", "3", "--limit", "20", "--quiet")
+    assert metrics(run_dir, "ft")["accuracy"] == 1.0 and metrics(run_dir, "ft")["n"] == 20
+    samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert samples[0]["id"] == "line-1" and samples[0]["input"].startswith("In a Robertsonian translocation")
+
+
+@needs_shared
+def test_pubmedqa_on_the_shared_json(fake: FakeLLMServer) -> None:
+    run_dir = run("run", "pubmedqa", "--models", "base,ft", "--limit", "15", "--quiet")
+    assert metrics(run_dir, "ft")["accuracy"] == 1.0
+    prompt = next(r.body["prompt"] for r in fake.requests if r.body["model"] == "ft")
+    assert prompt.startswith("Context: Programmed cell death") and prompt.endswith("C. maybe\nAnswer:")
+    assert "LONG_ANSWER" not in prompt and "first report of mitochondria" not in prompt  # the conclusion is hidden
+
+
+def test_missing_shared_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    suite_dir = tmp_path / "repo" / "benchmarks" / "mmlu-genetics"
+    suite_dir.mkdir(parents=True)
+    (suite_dir / "suite.yaml").write_text((REPO / "benchmarks/mmlu-genetics/suite.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(suite_dir / "suite.yaml"), "--models", "base"]) == 2
+    err = capsys.readouterr().err
+    assert "data file not found:" in err and "shared/data/mmlu/medical_genetics_test.csv" in err
+    assert "relative to the suite folder" in err
+
+
+def test_tone_then_a_blind_human_packet(fake: FakeLLMServer, tmp_path: Path) -> None:
+    run_dir = run("run", "tone", "--models", "base,ft", "--judge", "judge", "--limit", "12", "--quiet")
+    ft, base = metrics(run_dir, "ft"), metrics(run_dir, "base")
+    assert ft["additive_rubric_score"] == 4.0 and base["additive_rubric_score"] == 2.0
+    assert ft["numbers_kept"] == 1.0 and ft["new_numbers_rate"] == 0.0
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["human", "export", str(run_dir), "--task", str(REPO / "benchmarks/tone/human_task.yaml"),
+                     "--models", "ft,base"]) == 0
+    packets = list((run_dir / "human-packets").rglob("*.html"))
+    assert packets and "Which rewrite sounds more like Tally?" in packets[0].read_text()
+    assert "ft" not in re.findall(r"\bft\b", packets[0].read_text())  # blind: no model name
+
+
+def test_tone_chat_split_reports_skipped_lines(fake: FakeLLMServer) -> None:
+    run_dir = run("run", "tone-chat", "--models", "base,ft", "--judge", "judge", "--quiet")
+    warnings = json.loads((run_dir / "data_warnings.json").read_text())
+    assert [w.split(":")[0] for w in warnings] == ["tone_eval.jsonl line 37", "tone_eval.jsonl line 38"]
+    assert metrics(run_dir, "ft")["n_calls"] == 36
+    assert "additive_rubric_score" in metrics(run_dir, "ft")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Offline, on the embedded models (the `ft` adapter must have been trained: adapters/mcq/adapter.gguf)
+
+ADAPTER = REPO / "adapters" / "mcq" / "adapter.gguf"
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ADAPTER.is_file(), reason="the mcq demo adapter is not trained")
+@pytest.mark.parametrize(("suite", "extra"), [("mcq", ["--attempts", "2"]), ("mmlu-genetics", ["--attempts", "2"]),
+                                              ("pubmedqa", [])])
+def test_offline_embedded_models(offline: Path, suite: str, extra: list[str]) -> None:
+    if suite != "mcq" and not SHARED.is_dir():
+        pytest.skip("../shared/data is not beside the repo")
+    run_dir = run("run", suite, "--models", "base,ft", "--limit", "4", "--quiet", *extra)
+    for model in ("base", "ft"):
+        m = metrics(run_dir, model)
+        assert m["n"] == 4 and m["failed"] == 0 and 0.0 <= m["accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_offline_tone_chat_with_the_embedded_judge(offline: Path) -> None:
+    run_dir = run("run", "tone-chat", "--models", "base", "--limit", "2", "--quiet")
+    assert json.loads((run_dir / "run.json").read_text())["offline_judge"] is True
+    assert metrics(run_dir, "base")["n_calls"] == 2
