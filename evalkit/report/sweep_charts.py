@@ -141,7 +141,7 @@ def training_curves(curves: Mapping[str, TrainingCurve]) -> str | None:
     ncols = min(len(curves), 3)
     nrows = math.ceil(len(curves) / ncols)
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(min(4.6 * ncols, 14), 3.2 * nrows + 0.3), layout="constrained")
+        fig = Figure(figsize=(min(4.6 * ncols, 14), 3.6 * nrows + 0.3), layout="constrained")
         for i, (model, curve) in enumerate(curves.items()):
             ax = fig.add_subplot(nrows, ncols, i + 1)
             steps = [c.step for c in curve.checkpoints]
@@ -160,9 +160,12 @@ def training_curves(curves: Mapping[str, TrainingCurve]) -> str | None:
                 right.spines["right"].set_visible(True)
                 handles, labels = ax.get_legend_handles_labels()
                 h2, l2 = right.get_legend_handles_labels()
-                ax.legend(handles + h2, labels + l2, fontsize=7, frameon=False, loc="upper right")
+                # Below the axes: inside, it would sit on the curves (loss falls, accuracy rises to the corner).
+                ax.legend(handles + h2, labels + l2, fontsize=7, frameon=False, loc="upper center",
+                          bbox_to_anchor=(0.5, -0.2), ncols=3)
             elif ax.get_legend_handles_labels()[1]:
-                ax.legend(fontsize=7, frameon=False, loc="upper right")
+                ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
             ax.set_xlabel("step")
             ax.set_ylabel("loss")
             ax.set_title(f"{_text(model)} · job {_text(curve.job_id)}", fontsize=9)
