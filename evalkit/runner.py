@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,11 +141,18 @@ MAX_DATA_NOTES = 20
 """Data warnings (skipped lines) shown in the report notes; all of them are in data_warnings.json."""
 
 
-def attempt_params(params: GenerationParams, attempt: int) -> GenerationParams:
-    """Attempt k > 0 samples with seed + k: with one seed for all, seeded backends would repeat attempt 0."""
-    if attempt == 0 or params.seed is None:
+def attempt_params(params: GenerationParams, attempt: int, sample_id: str = "", *,
+                   sampled: bool = False) -> GenerationParams:
+    """The parameters of one attempt at one item.
+
+    Repeated (sampled) attempts each get their own seed, derived from the run seed, the item and the attempt:
+    with one seed for all, seeded backends would repeat attempt 0, and with one seed per attempt every item would
+    draw the same random numbers, so an attempt's answers would move together (e.g. all `D` in attempt 1).
+    """
+    if not sampled or params.seed is None:
         return params
-    return params.model_copy(update={"seed": params.seed + attempt})
+    digest = hashlib.sha256(f"{params.seed}:{sample_id}:{attempt}".encode()).digest()
+    return params.model_copy(update={"seed": int.from_bytes(digest[:4], "big") % 2**31})
 
 
 def merge_summaries(task_summary: TaskSummary, generations: Sequence[Generation], models: Sequence[str],
@@ -295,8 +303,8 @@ class Runner:
 
     def _needs_calls(self, model: Model, samples: Sequence[Sample], prompts: dict[str, list[Prompt]],
                      params) -> bool:
-        return not all(model.is_cached(Request(prompt=prompts[model.name][i], params=attempt_params(params, a),
-                                               attempt=a))
+        return not all(model.is_cached(Request(prompt=prompts[model.name][i], params=attempt_params(
+                                                   params, a, samples[i].id, sampled=self.attempts > 1), attempt=a))
                        for i in range(len(samples)) for a in range(self.attempts))
 
     def mark_interrupted(self) -> None:
@@ -320,13 +328,15 @@ class Runner:
             for _ in range(self.policy.warmup_requests if samples else 0):
                 await model.generate(Request(prompt=prompts[model.name][0], params=params, sample_id="warmup"))
             run_params = params
-            fresh = await self._batch(model, [Request(prompt=prompts[model.name][i], params=attempt_params(params, a),
-                                                      sample_id=samples[i].id, attempt=a) for i, a in jobs], progress)
+            sampled = attempts > 1
+            fresh = await self._batch(model, [Request(prompt=prompts[model.name][i], sample_id=samples[i].id, attempt=a,
+                                                      params=attempt_params(params, a, samples[i].id, sampled=sampled))
+                                              for i, a in jobs], progress)
 
             async def one(job: tuple[int, int]) -> Generation:
                 i, attempt = job
-                request = Request(prompt=prompts[model.name][i], params=attempt_params(run_params, attempt),
-                                  sample_id=samples[i].id, attempt=attempt)
+                request = Request(prompt=prompts[model.name][i], sample_id=samples[i].id, attempt=attempt,
+                                  params=attempt_params(run_params, attempt, samples[i].id, sampled=sampled))
                 gen = await model.generate(request)
                 if gen.cached and fresh and cache_key(model.spec, request) in fresh:
                     # Answered by this run's batch job: a new answer served through the cache, not a cache hit.
