@@ -7,6 +7,7 @@ endpoint, which is how servers expose base (non-chat) models. `base_url` include
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import AsyncIterator
@@ -59,8 +60,16 @@ class OpenAIProvider:
         except ImportError as exc:
             raise MissingDependencyError("openai", f"{_http.label(spec)} (provider 'openai')") from exc
         self._openai = openai
-        self._client = openai.AsyncOpenAI(base_url=spec.base_url, api_key=key, max_retries=0,
-                                          timeout=spec.timeout_s, default_headers=headers or None)
+        # Calls are spread over several clients, each with its own small connection pool (see _http).
+        self._clients = [openai.AsyncOpenAI(base_url=spec.base_url, api_key=key, max_retries=0,
+                                            timeout=spec.timeout_s, default_headers=headers or None)
+                         for _ in range(_http.client_count(spec.concurrency))]
+        self._turn = itertools.count()
+
+    @property
+    def _client(self) -> Any:
+        """The client for the next call (round robin)."""
+        return self._clients[next(self._turn) % len(self._clients)]
 
     async def generate(self, request: Request) -> ProviderResponse:
         """One chat or text completion; ProviderError classified as retryable or not on any failure."""
@@ -81,7 +90,8 @@ class OpenAIProvider:
         kwargs.update(stream=True, stream_options={"include_usage": True})
         events = None
         try:
-            create = self._client.chat.completions.create if chat else self._client.completions.create
+            client = self._client
+            create = client.chat.completions.create if chat else client.completions.create
             events = await create(**kwargs)
             async for chunk in events:
                 usage = getattr(chunk, "usage", None)
@@ -103,8 +113,9 @@ class OpenAIProvider:
                 await events.close()
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._client.close()
+        """Close the HTTP connection pools."""
+        for client in self._clients:
+            await client.close()
 
     # -------------------------------------------------------------------------------------------------------
 
