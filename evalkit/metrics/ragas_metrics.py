@@ -424,6 +424,11 @@ class RagasScorer:
     """
 
     def __init__(self, settings: RagasSettings) -> None:
+        import importlib.util
+
+        # Fail when the suite is loaded, before any model call, rather than when the first sample is scored.
+        if importlib.util.find_spec("ragas") is None:
+            raise MissingDependencyError("ragas", "RAGAS metrics (task_args.ragas)", extra="ragas")
         self.settings = settings
         self._embeddings: Any = None
         self.embedder_name = ""

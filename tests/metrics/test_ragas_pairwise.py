@@ -108,3 +108,14 @@ def test_ragas_settings_are_validated_with_the_task_args() -> None:
         create_task("pairwise_judge", {"judge": "legal_quality", "ragas": {"metrics": ["context_recall"]}}, SUITE)
     task = create_task("pairwise_judge", {"judge": "legal_quality"}, SUITE)
     assert task.ragas is None  # opt-in: no RAGAS without metrics
+
+
+def test_missing_ragas_fails_when_the_task_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from evalkit.errors import MissingDependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ragas" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match=r"pip install 'evalkit\[ragas\]'"):
+        create_task("pairwise_judge", {"judge": "legal_quality", "ragas": {"metrics": ["faithfulness"]}}, SUITE)
