@@ -46,23 +46,34 @@ class MistralProvider:
         self._key = key
         self._models = models
         self._httpx = httpx2
-        # Our own HTTP clients so aclose() can close them; the SDK only closes clients it created, at
-        # finalization. Calls are spread over several, each with its own small connection pool (see _http).
-        self._https = [httpx2.AsyncClient(follow_redirects=True) for _ in range(_http.client_count(spec.concurrency))]
-        self._clients = [Mistral(
-            api_key=key,
-            server_url=_server_url(spec.base_url),
-            async_client=http,
-            retry_config=RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), retry_connection_errors=False),
-            timeout_ms=int(spec.timeout_s * 1000),
-        ) for http in self._https]
+        self._https: list[Any] = []
+
+        def new_client() -> Any:
+            # Our own HTTP client so aclose() can close it; the SDK only closes clients it created, at finalization.
+            http = httpx2.AsyncClient(follow_redirects=True)
+            self._https.append(http)
+            return Mistral(
+                api_key=key,
+                server_url=_server_url(spec.base_url),
+                async_client=http,
+                retry_config=RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), retry_connection_errors=False),
+                timeout_ms=int(spec.timeout_s * 1000),
+            )
+
+        # Calls are spread over several clients, each with its own small connection pool (see _http). Only the
+        # first is built now (each costs an SSL context): a run served from the cache never needs the others.
+        self._new_client = new_client
+        self._clients: list[Any] = [new_client()] + [None] * (_http.client_count(spec.concurrency) - 1)
         self._client = self._clients[0]
         """One SDK client for single calls outside the hot path (batch jobs, file uploads)."""
         self._turn = itertools.count()
 
     def _next_client(self) -> Any:
         """The SDK client for the next model call (round robin)."""
-        return self._clients[next(self._turn) % len(self._clients)]
+        i = next(self._turn) % len(self._clients)
+        if self._clients[i] is None:
+            self._clients[i] = self._new_client()
+        return self._clients[i]
 
     async def generate(self, request: Request) -> ProviderResponse:
         """One chat completion; ProviderError classified as retryable or not on any failure."""

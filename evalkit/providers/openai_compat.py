@@ -60,16 +60,20 @@ class OpenAIProvider:
         except ImportError as exc:
             raise MissingDependencyError("openai", f"{_http.label(spec)} (provider 'openai')") from exc
         self._openai = openai
-        # Calls are spread over several clients, each with its own small connection pool (see _http).
-        self._clients = [openai.AsyncOpenAI(base_url=spec.base_url, api_key=key, max_retries=0,
-                                            timeout=spec.timeout_s, default_headers=headers or None)
-                         for _ in range(_http.client_count(spec.concurrency))]
+        self._new_client = lambda: openai.AsyncOpenAI(base_url=spec.base_url, api_key=key, max_retries=0,
+                                                      timeout=spec.timeout_s, default_headers=headers or None)
+        # Calls are spread over several clients, each with its own small connection pool (see _http). Only the
+        # first is built now (each costs an SSL context): a run served from the cache never needs the others.
+        self._clients: list[Any] = [self._new_client()] + [None] * (_http.client_count(spec.concurrency) - 1)
         self._turn = itertools.count()
 
     @property
     def _client(self) -> Any:
         """The client for the next call (round robin)."""
-        return self._clients[next(self._turn) % len(self._clients)]
+        i = next(self._turn) % len(self._clients)
+        if self._clients[i] is None:
+            self._clients[i] = self._new_client()
+        return self._clients[i]
 
     async def generate(self, request: Request) -> ProviderResponse:
         """One chat or text completion; ProviderError classified as retryable or not on any failure."""
@@ -115,7 +119,8 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
         for client in self._clients:
-            await client.close()
+            if client is not None:
+                await client.close()
 
     # -------------------------------------------------------------------------------------------------------
 
