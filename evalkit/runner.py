@@ -259,7 +259,10 @@ class Runner:
         store.write_records(SAMPLES_FILE, samples)
         try:
             # Only models that will make calls need loading; a run served from the cache stays instant.
-            await asyncio.gather(*(m.warmup() for m in models if self._needs_calls(m, samples, prompts, params)))
+            # (Checked only for providers that warm up: the check looks up every call in the cache, which on a
+            # 10k-sample re-run costs as much as serving the run from it.)
+            await asyncio.gather(*(m.warmup() for m in models if getattr(m.provider, "warmup", None) is not None
+                                   and self._needs_calls(m, samples, prompts, params)))
             generations = await self._generate(models, samples, prompts, params)
             if judge is not None:
                 await judge.warmup()
