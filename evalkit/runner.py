@@ -274,9 +274,10 @@ class Runner:
             if loaded.warnings:
                 store.write_json(DATA_WARNINGS_FILE, list(loaded.warnings))
                 more = len(loaded.warnings) - MAX_DATA_NOTES
-                summary = summary.model_copy(update={"notes": summary.notes + tuple(
-                    f"data: {w}" for w in loaded.warnings[:MAX_DATA_NOTES]) + ((
-                        f"data: and {more} more skipped line(s), listed in {DATA_WARNINGS_FILE}",) if more > 0 else ())})
+                data_notes = tuple(f"data: {w}" for w in loaded.warnings[:MAX_DATA_NOTES])
+                if more > 0:
+                    data_notes += (f"data: and {more} more skipped line(s), listed in {DATA_WARNINGS_FILE}",)
+                summary = summary.model_copy(update={"notes": summary.notes + data_notes})
             if self.batch_notes:
                 summary = summary.model_copy(update={"notes": summary.notes + tuple(self.batch_notes)})
             store.write_json(SUMMARY_FILE, summary)

@@ -51,8 +51,8 @@ __all__ = [
     "summarize_attempts",
 ]
 
-Rule = Literal["final_answer", "leading_letter", "answer_statement", "leading_option_text", "option_text", "bracketed_letter",
-               "none"]
+Rule = Literal["final_answer", "leading_letter", "answer_statement", "leading_option_text", "option_text",
+               "bracketed_letter", "none"]
 
 _MAX_OPTIONS = 26
 
@@ -314,7 +314,8 @@ def attempt_accuracy(correct: Sequence[Sequence[bool | None]]) -> AttemptAccurac
         raise ValueError("correct must hold at least one item. Got 0 items.")
     width = len(rows[0])
     if width == 0 or any(len(r) != width for r in rows):
-        raise ValueError(f"every item must have the same number of attempts (>= 1). Got {sorted({len(r) for r in rows})}.")
+        widths = sorted({len(r) for r in rows})
+        raise ValueError(f"every item must have the same number of attempts (>= 1). Got {widths}.")
     per, ns = [], []
     for k in range(width):
         col = [r[k] for r in rows if r[k] is not None]

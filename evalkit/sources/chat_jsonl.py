@@ -198,7 +198,8 @@ def parse_chat_line(obj: Any, lineno: int) -> Sample:
             if not isinstance(call_id, str) or not call_id:
                 raise _Invalid(f"{where}: has no 'tool_call_id'")
             if call_id not in pending:
-                known = "an earlier tool call that was already answered" if call_id in seen_ids else "no earlier tool call"
+                known = ("an earlier tool call that was already answered" if call_id in seen_ids
+                         else "no earlier tool call")
                 raise _Invalid(f"{where}: tool_call_id {call_id!r} answers {known}")
             del pending[call_id]
             history.append({"role": "user", "content": f"[TOOL_RESULTS] {call_id}: {text}"})

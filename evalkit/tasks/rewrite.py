@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import ConfigError
-from evalkit.records import Generation, MetricValue, ModelScore, Sample, SampleResult, TaskSummary
+from evalkit.records import Generation, MetricValue, Sample, SampleResult, TaskSummary
 from evalkit.stats import paired_bootstrap_many
 from evalkit.tasks.base import ScoringContext, SummaryContext
 
