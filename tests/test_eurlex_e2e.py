@@ -27,6 +27,21 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not ADAPTER.is_file(), reason=f"needs the trained adapter {ADAPTER}")]
 
 
+def assert_blind(files: list[Path], run_dir: Path) -> None:
+    """No model name, model id, adapter or provider in the packet files, once the CSP's `base-uri` directive
+    (a browser keyword, not the model `base`) is set aside."""
+    import re
+
+    spec = json.loads((run_dir / "run.json").read_text())["models"]
+    words = {"ft", "base", "llamacpp"} | {str(m.get("model")) for m in spec} | {
+        Path(str(m["adapter"])).name for m in spec if m.get("adapter")}
+    for f in files:
+        text = f.read_text("utf-8").replace("base-uri 'none'", "")
+        for w in words:
+            assert not re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text, re.I), (w, f.name)
+        assert "adapter" not in text.lower() and "gemma" not in text.lower()
+
+
 def test_eurlex_blind_study_end_to_end(tmp_path: Path) -> None:
     require_browser()
     from sacrebleu.metrics import CHRF
@@ -46,6 +61,7 @@ def test_eurlex_blind_study_end_to_end(tmp_path: Path) -> None:
         return "tie" if abs(s1 - s2) < 2.0 else ("1" if s1 > s2 else "2")  # within 2 chrF points: a tie
 
     res = export_packet(run_dir, "translation", seed=0)
+    assert_blind(list(res.files), run_dir)
     html = next(f for f in res.files if f.suffix == ".html")
     shot = os.environ.get("EVALKIT_SCREENSHOT")
     got = answer_packet(html, rater, tmp_path, reload_after=10, screenshot=Path(shot) if shot else None)
