@@ -97,8 +97,9 @@ def _packet_id(run_id: str, task: str, a: str, b: str, seed: int, raters: int) -
     return "hp-" + hashlib.sha256(f"{run_id}|{task}|{a}|{b}|{seed}|{raters}".encode()).hexdigest()[:10]
 
 
-def rater_items(run: RunResult, key: PacketKey, rater: RaterKey, study: StudyTask) -> list[PacketItem]:
+def rater_items(run: RunResult, key: PacketKey, rater: RaterKey) -> list[PacketItem]:
     """The items one rater sees, rebuilt from the run and the key (display order)."""
+    study = key.study
     texts, _ = candidate_texts(run, (key.model_a, key.model_b))
     samples = {s.id: s for s in run.samples}
     out = []
@@ -138,18 +139,18 @@ def build_packet(run: RunResult, study: StudyTask, *, raters: int = 1, seed: int
                         right=b if first else a)
                 for pos, (sid, first) in enumerate(zip(order, a_first), 1)]
         rk = RaterKey(rater=rater, packet_sha256="", items=tuple(keys))
-        draft = PacketKey(packet_id=packet_id, run_id=run.info.run_id, run=run_fp, task=study.name, model_a=a,
-                          model_b=b, seed=seed, raters=(rk,))
-        items = rater_items(run, draft, rk, study)
+        draft = PacketKey(packet_id=packet_id, run_id=run.info.run_id, run=run_fp, task=study.name, study=study,
+                          model_a=a, model_b=b, seed=seed, raters=(rk,))
+        items = rater_items(run, draft, rk)
         rater_keys.append(rk.model_copy(update={"packet_sha256": packet_sha256(packet_id, run_fp, rater,
                                                                                 study.name, items)}))
         rater_packets[rater] = items
-    key = PacketKey(packet_id=packet_id, run_id=run.info.run_id, run=run_fp, task=study.name, model_a=a, model_b=b,
-                    seed=seed, raters=tuple(rater_keys), excluded=excluded)
+    key = PacketKey(packet_id=packet_id, run_id=run.info.run_id, run=run_fp, task=study.name, study=study,
+                    model_a=a, model_b=b, seed=seed, raters=tuple(rater_keys), excluded=excluded)
     return key.model_copy(update={"key_sha256": key_sha256(key)}), rater_packets
 
 
-def check_key(key: PacketKey, run: RunResult, study: StudyTask, where: str) -> Mapping[str, list[PacketItem]]:
+def check_key(key: PacketKey, run: RunResult, where: str) -> Mapping[str, list[PacketItem]]:
     """DataError unless the key is intact: its own hash, and each rater's packet rebuilt from the run through
     the key's side assignment hashes to what was exported (a swapped side changes the texts, so the hash)."""
     if key.key_sha256 != key_sha256(key):
@@ -159,7 +160,7 @@ def check_key(key: PacketKey, run: RunResult, study: StudyTask, where: str) -> M
         raise DataError(f"{where}: field 'run_id': the key belongs to run {key.run_id!r}, not {run.info.run_id!r}")
     out = {}
     for i, rk in enumerate(key.raters):
-        items = rater_items(run, key, rk, study)
+        items = rater_items(run, key, rk)
         if packet_sha256(key.packet_id, key.run, rk.rater, key.task, items) != rk.packet_sha256:
             raise DataError(f"{where}: field 'raters[{i}].packet_sha256': the packet rebuilt from the run and this "
                             f"key's side assignment does not hash to the exported packet's hash; the key or the "

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from evalkit.human._tasks import StudyTask
 from evalkit.records import Record
 
 __all__ = [
@@ -89,6 +90,8 @@ class PacketKey(Record):
     """Fingerprint of the run id, the only trace of the run a packet carries."""
     task: str
     """The study task (presentation and question), e.g. `translation`."""
+    study: StudyTask
+    """The study task in full (a custom one may come from a YAML file that is gone by import time)."""
     model_a: str
     """The model whose preference rate is reported (usually the fine-tuned one)."""
     model_b: str

@@ -192,7 +192,7 @@ def import_verdicts(run_dir: Path, files: Sequence[Path]) -> ImportResult:
         if vf.packet_id not in checked:
             # A tampered key would unblind wrongly: check it against the run before trusting it.
             key = keys[vf.packet_id]
-            check_key(key, run, load_study_task(key.task), str(run_dir / HUMAN_DIR / key.packet_id / KEY_FILE))
+            check_key(key, run, str(run_dir / HUMAN_DIR / key.packet_id / KEY_FILE))
             checked.add(vf.packet_id)
         if sha in known_files or sha in batch_files:
             skipped.append(Path(path))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
-from evalkit.errors import DataError
+from evalkit.errors import ConfigError, DataError
 from evalkit.human import export_packet, import_verdicts, read_summary
 from evalkit.human._packet import key_sha256
 from evalkit.human._records import PacketKey
@@ -184,3 +184,19 @@ def test_imports_append_reimport_is_skipped_and_later_verdicts_win(run_dir: Path
 def test_import_without_export_says_what_to_do(run_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="evalkit human export"):
         import_verdicts(run_dir, [write(tmp_path / "v.json", {"format": "x"})])
+
+
+def test_custom_study_task_from_yaml_survives_the_files_removal(run_dir: Path, tmp_path: Path) -> None:
+    task = tmp_path / "tone.yaml"
+    task.write_text("title: Which reply sounds like us?\ninstructions: Pick the reply in our tone.\n"
+                    "source_label: Message\ncandidate_label: Reply\nshow_reference: true\n", "utf-8")
+    res = export_packet(run_dir, str(task), seed=3)
+    html = next(f for f in res.files if f.suffix == ".html").read_text("utf-8")
+    assert "Which reply sounds like us?" in html and "Reply 2" in html and 'class="text reference"' in html
+    task.unlink()  # the key carries the study task: importing does not need the file any more
+    summary = import_verdicts(run_dir, [write(tmp_path / "v.json", verdicts_for(res.key, "r1", prefer(MODEL_A)))])
+    assert summary.summary.packets[0].task == "tone" and summary.summary.packets[0].results[0].wins == 12
+    with pytest.raises(ConfigError, match="field title: Field required"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("instructions: x\n", "utf-8")
+        export_packet(run_dir, str(bad))

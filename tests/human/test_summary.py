@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.human import cohen_kappa, krippendorff_alpha_nominal, summarize_packet
+from evalkit.human import BUILTIN_TASKS, cohen_kappa, krippendorff_alpha_nominal, summarize_packet
 from evalkit.human._records import ImportRecord, KeyItem, PacketKey, RaterKey, StoredVerdict
 from evalkit.human._summary import rater_result
 from evalkit.judging import PairJudgment
@@ -53,7 +53,8 @@ def _key(n: int, raters: int) -> PacketKey:
     rks = tuple(RaterKey(rater=f"r{r}", packet_sha256="x", items=tuple(
         KeyItem(item=f"i{i:03d}", sample_id=f"s{i}", position=i, left="ft", right="base") for i in range(1, n + 1)))
         for r in range(1, raters + 1))
-    return PacketKey(packet_id="hp-test", run_id="run", run="fp", task="translation", model_a="ft",
+    return PacketKey(packet_id="hp-test", run_id="run", run="fp", task="translation",
+                     study=BUILTIN_TASKS["translation"], model_a="ft",
                      model_b="base", seed=0, raters=rks)
 
 
