@@ -81,6 +81,7 @@ class TranslationArgs(BaseModel):
     judge_show_reference: bool = False
     """Show the reference translation to the judge (a human rater in the case study saw none)."""
     max_reasks: int = Field(default=2, ge=0, le=5)
+    """Re-asks after an invalid judge answer, before that judgment counts as invalid."""
 
 
 DEFAULT_CRITERION = ("Which translation renders the source text more accurately and more completely, using the "
