@@ -184,7 +184,8 @@ class MetricValue(Record):
     ci_low: float | None = None
     ci_high: float | None = None
     n: int = 0
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True
+    """None: no preferred direction (item counts, bias measures whose ideal is a midpoint)."""
     unit: str = ""
 
 

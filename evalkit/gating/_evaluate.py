@@ -264,7 +264,9 @@ def baseline_rules(spec: GateSpec, data: RunData, baseline: RunData) -> tuple[So
             data.check_metric(m, name, "gates.baseline.metrics")
             if name not in baseline.metrics(m):
                 continue  # a metric the earlier release did not report has nothing to regress from
-            higher = bool(data.metric(m, name).get("higher_is_better", True))  # type: ignore[union-attr]
+            higher = data.metric(m, name).get("higher_is_better", True)  # type: ignore[union-attr]
+            if higher is None:
+                continue  # no direction (a count, a bias measure): "worse than the baseline" has no meaning
             tol = float(cfg.tolerances.get(name, cfg.tolerance))
             comparator: str = ">=" if higher else "<="
             bound = -tol if higher else tol

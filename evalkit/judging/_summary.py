@@ -47,7 +47,7 @@ def mean_metric(name: str, values: Sequence[float], ctx: SummaryContext, *, unit
     return MetricValue(name=name, value=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, n=len(values), unit=unit)
 
 
-def rate_metric(name: str, k: int, n: int, ctx: SummaryContext, *, higher_is_better: bool) -> MetricValue:
+def rate_metric(name: str, k: int, n: int, ctx: SummaryContext, *, higher_is_better: bool | None) -> MetricValue:
     """k/n with a Wilson interval; value None without items."""
     if n == 0:
         return MetricValue(name=name, value=None, n=0, higher_is_better=higher_is_better)

@@ -203,14 +203,14 @@ class ClassificationTask:
         n = len(scored.ids)
         if n == 0:
             return (*(MetricValue(name=k, value=None, higher_is_better=k != "invalid_rate") for k in names),
-                    MetricValue(name="n", value=0.0, n=0, unit="items"))
+                    MetricValue(name="n", value=0.0, n=0, unit="items", higher_is_better=None))
         t = encode_labels(scored.y_true, self.labels)
         p = encode_labels(scored.y_pred, self.labels)
         boot = paired_bootstrap_many(self._scores, t, p, n_resamples=ctx.n_bootstrap,
                                      confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
         out = [MetricValue(name=k, value=boot[k].estimate, ci_low=boot[k].ci_low, ci_high=boot[k].ci_high, n=n,
                            higher_is_better=k != "invalid_rate") for k in names]
-        out.append(MetricValue(name="n", value=float(n), n=n, unit="items"))
+        out.append(MetricValue(name="n", value=float(n), n=n, unit="items", higher_is_better=None))
         return tuple(out)
 
     def _compare(self, model: str, a: _Scored, ref: _Scored, ctx: SummaryContext) -> list[Comparison]:

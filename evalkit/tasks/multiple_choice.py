@@ -252,7 +252,7 @@ class MultipleChoiceTask:
                                                  "unanimous_rate"] if k > 1 else [])
         if n == 0:
             return (*(MetricValue(name=m, value=None, higher_is_better=m not in ("invalid_rate", "accuracy_sd"))
-                      for m in names), MetricValue(name="n", value=0.0, n=0, unit="items"))
+                      for m in names), MetricValue(name="n", value=0.0, n=0, unit="items", higher_is_better=None))
         mean = np.array([s.value for s in scored.values()], dtype=float)
         invalid = np.array([s.details["n_invalid"] / max(1, sum(a is not None for a in s.details["answers"]))
                             for s in scored.values()], dtype=float)
@@ -273,7 +273,7 @@ class MultipleChoiceTask:
             acc = attempt_accuracy(matrix) if matrix else None
             out.insert(1, MetricValue(name="accuracy_sd", value=acc.sd if acc else None, n=k,
                                       higher_is_better=False, unit="attempts"))
-        out.append(MetricValue(name="n", value=float(n), n=n, unit="items"))
+        out.append(MetricValue(name="n", value=float(n), n=n, unit="items", higher_is_better=None))
         return tuple(out)
 
     def _compare(self, model: str, results: Sequence[SampleResult], k: int,

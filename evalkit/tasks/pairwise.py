@@ -229,12 +229,12 @@ class PairwiseTask:
             MetricValue(name="ties", value=float(stats.ties), n=stats.n, unit="items"),
             MetricValue(name="losses", value=float(stats.losses), n=stats.n, unit="items", higher_is_better=False),
             rate_metric("flip_rate", stats.flips, stats.n, ctx, higher_is_better=False),
-            rate_metric("position_bias", stats.slot1_wins, stats.decisive_orders, ctx, higher_is_better=False),
+            rate_metric("position_bias", stats.slot1_wins, stats.decisive_orders, ctx, higher_is_better=None),
             MetricValue(name="length_bias_rho", value=bias.spearman_rho, n=stats.n, unit="rho",
-                        higher_is_better=False),
+                        higher_is_better=None),
             MetricValue(name="judge_invalid", value=float(excluded), n=len(pairs), unit="items",
                         higher_is_better=False),
-            MetricValue(name="n", value=float(stats.n), n=stats.n, unit="items"),
+            MetricValue(name="n", value=float(stats.n), n=stats.n, unit="items", higher_is_better=None),
         )
 
     def _comparisons(self, model: str, pairs: Sequence[PairJudgment], stats: PairStats,
