@@ -25,7 +25,7 @@ SUITES: dict[str, tuple[str, Callable[[Path], list[Pair]], tuple[str, str]]] = {
 """Suite -> (train split relative to the repo, pair builder, two labels whose first tokens differ)."""
 
 DEFAULTS = LoraTrainConfig(rank=8, alpha=16.0, dropout=0.05, target_modules=("q_proj", "v_proj"),
-                           learning_rate=1e-3, steps=300, batch_size=8, max_length=96, eval_every=25, seed=0)
+                           learning_rate=1e-3, steps=160, batch_size=8, max_length=96, eval_every=20, seed=0)
 """The settings the committed adapter was trained with (docs/training.md explains the choice)."""
 
 

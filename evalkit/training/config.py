@@ -26,14 +26,14 @@ class LoraTrainConfig(BaseModel):
     """Peak AdamW learning rate (linear warm-up, then linear decay to 10% of it)."""
     warmup_steps: int = Field(default=10, ge=0)
     weight_decay: float = Field(default=0.0, ge=0)
-    steps: int = Field(default=300, ge=1)
+    steps: int = Field(default=160, ge=1)
     """Optimizer steps (one batch each)."""
     batch_size: int = Field(default=8, ge=1)
     max_length: int = Field(default=96, ge=8)
     """Longest prompt+completion in tokens; longer pairs are truncated from the left of the prompt."""
     valid_fraction: float = Field(default=0.1, ge=0, lt=1)
     """Share of the pairs held out for validation (stratified by completion)."""
-    eval_every: int = Field(default=25, ge=1)
+    eval_every: int = Field(default=20, ge=1)
     """Validation loss is computed every this many steps, and after the last one."""
     seed: int = 0
     num_threads: int | None = Field(default=None, ge=1)
