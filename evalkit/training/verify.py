@@ -8,11 +8,14 @@ margins are the sensitive part: labels can agree by luck, margins within a few t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AgreementReport", "PromptCheck", "check_agreement", "llama_cpp_greedy", "peft_greedy"]
 
@@ -117,7 +120,7 @@ def check_agreement(peft_model: Any, tokenizer: Any, base_gguf: str | Path, adap
     base = Llama(model_path=str(base_gguf), n_ctx=512, verbose=False, logits_all=False)
     checks: list[PromptCheck] = []
     try:
-        for prompt, split in prompts:
+        for k, (prompt, split) in enumerate(prompts, 1):
             p_text, p_lp = peft_greedy(peft_model, tokenizer, prompt)
             t_text, t_lp = llama_cpp_greedy(tuned, prompt)
             b_text, b_lp = llama_cpp_greedy(base, prompt)
@@ -131,6 +134,9 @@ def check_agreement(peft_model: Any, tokenizer: Any, base_gguf: str | Path, adap
                 llama_cpp_margin=float(t_lp[first[0]] - t_lp[first[1]]),
                 base_llama_cpp_margin=float(b_lp[first[0]] - b_lp[first[1]]),
                 base_peft_margin=float(pb_lp[first[0]] - pb_lp[first[1]])))
+            c = checks[-1]
+            log.info("check %d/%d [%s] peft=%r llama.cpp=%r base=%r margins %.2f/%.2f", k, len(prompts), split,
+                     c.peft, c.llama_cpp, c.base_llama_cpp, c.peft_margin, c.llama_cpp_margin)
     finally:
         tuned.close()
         base.close()
