@@ -261,8 +261,11 @@ class Runner:
             # Only models that will make calls need loading; a run served from the cache stays instant.
             # (Checked only for providers that warm up: the check looks up every call in the cache, which on a
             # 10k-sample re-run costs as much as serving the run from it.)
-            await asyncio.gather(*(m.warmup() for m in models if getattr(m.provider, "warmup", None) is not None
-                                   and self._needs_calls(m, samples, prompts, params)))
+            # One after the other: two llama.cpp models loading at once in two threads (e.g. the embedded base and
+            # a LoRA `ft`) end the whole process, silently and with status 0.
+            for m in models:
+                if getattr(m.provider, "warmup", None) is not None and self._needs_calls(m, samples, prompts, params):
+                    await m.warmup()
             generations = await self._generate(models, samples, prompts, params)
             if judge is not None:
                 await judge.warmup()
