@@ -9,7 +9,9 @@ evalkit.suite.load_suite, the multiple_choice task's prompt variables and evalki
 adapter is trained on exactly the text it is evaluated on. Each question also appears once more with its options
 rotated (the answer letter moving with them), so the adapter learns to read the options rather than a letter
 prior. The run itself (train, convert to GGUF, check llama.cpp against PEFT, write the manifest and loss curve to
-adapters/mcq/) is evalkit.training.cli.run, the pipeline of the other demo adapters.
+adapters/mcq/) is evalkit.training.cli.run, the pipeline of the other demo adapters. The defaults are the
+settings of the committed adapter (60 steps of 4 pairs, about 11 minutes with the agreement check on two busy
+cores).
 """
 
 from __future__ import annotations
@@ -62,14 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     from evalkit.training.config import LoraTrainConfig
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--steps", type=int, default=60)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--rank", type=int, default=8)
-    p.add_argument("--max-length", type=int, default=160)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--verify", type=int, default=8, metavar="N")
+    p.add_argument("--verify", type=int, default=4, metavar="N")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
 
