@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     from evalkit.training.config import LoraTrainConfig
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # Defaults: the committed adapter's settings. A step of 2 pairs (~300 tokens each) takes ~35 s on two shared
-    # CPU cores, so 20 steps (40 pairs, a third of the split) keep the whole run near 15 minutes; a high peak
-    # rate with a short warm-up lets so few steps teach the answer format (headings, cited articles).
+    # Defaults: the committed adapter's settings. Pairs are long (~300 tokens, vs ~20 for news), so a step of 2
+    # costs minutes of two shared CPU cores; 20 steps (40 pairs, a third of the split) keep the run short, and a
+    # high peak rate with a short warm-up lets so few steps teach the answer format (headings, cited articles).
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=3)
