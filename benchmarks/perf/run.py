@@ -245,6 +245,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="server latency in seconds (default 0.2)")
     parser.add_argument("--only", choices=("latency", "overhead", "memory"), action="append",
                         help="run only these parts (repeatable)")
+    parser.add_argument("--sizes", help="sample counts of the memory runs, comma-separated (default 1000,10000,100000)")
     parser.add_argument("--peer", action="store_true", help="also run inspect-ai from /work/venv-peer, if present")
     parser.add_argument("--json", type=Path, default=Path(tempfile.gettempdir()) / "evalkit-perf" / "results.json")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects and run directories")
@@ -253,6 +254,8 @@ def main() -> int:
     parts = set(args.only or ("latency", "overhead", "memory"))
     n_latency = args.samples or (1000 if args.quick else 5000)
     sizes = [1000, 5000, 20000] if args.quick else [1000, 10000, 100000]
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
     cache_n = 5000 if args.quick else 10000
     work = Path(tempfile.mkdtemp(prefix="evalkit-perf-"))
     res: dict[str, Any] = {"machine": machine()}
