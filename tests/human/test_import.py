@@ -15,7 +15,7 @@ from evalkit.errors import ConfigError, DataError
 from evalkit.human import export_packet, import_verdicts, read_summary
 from evalkit.human._packet import key_sha256
 from evalkit.human._records import PacketKey
-from human.humanrun import MODEL_A, MODEL_B, make_run
+from human.humanrun import MODEL_A, MODEL_B, SOURCES, a_output, b_output, make_run
 
 
 @pytest.fixture
@@ -133,8 +133,13 @@ def test_tampered_key_is_detected(run_dir: Path, tmp_path: Path) -> None:
     key_path = res.key_path
     doc = write(tmp_path / "v.json", verdicts_for(res.key, "r1", prefer(MODEL_A)))
     raw = json.loads(key_path.read_text())
-    raw["raters"][0]["items"][0]["left"], raw["raters"][0]["items"][0]["right"] = (
-        raw["raters"][0]["items"][0]["right"], raw["raters"][0]["items"][0]["left"])
+    # Swap the sides of an item whose two candidates differ: swapping identical texts changes nothing a rater
+    # sees, so no check could (or should) notice it. Item order follows the run id, so look the item up.
+    items = raw["raters"][0]["items"]
+    j = next(n for n, it in enumerate(items)
+             if a_output(int(it["sample_id"][1:]), SOURCES[int(it["sample_id"][1:])][1])
+             != b_output(int(it["sample_id"][1:]), SOURCES[int(it["sample_id"][1:])][1]))
+    items[j]["left"], items[j]["right"] = items[j]["right"], items[j]["left"]
     key_path.write_text(json.dumps(raw), "utf-8")
     with pytest.raises(DataError, match="field 'key_sha256'"):
         import_verdicts(run_dir, [doc])
