@@ -106,6 +106,7 @@ def run(suite: str, config: LoraTrainConfig, *, data: Path | None = None, base_g
         ok = report.ok
         verification = report.model_dump(mode="json")
         verification["ok"] = ok
+        verification["conclusive"] = report.conclusive
         log.info("agreement: %d/%d completions equal, base differs on %d, margin diff max %.3f mean %.3f "
                  "(base-only control max %.3f), adapter shifts margins by %.2f on average -> %s",
                  report.completions_equal, report.n, report.base_differs, report.max_abs_margin_diff,

@@ -64,8 +64,18 @@ class AgreementReport(BaseModel):
 
     @property
     def ok(self) -> bool:
-        """Completions agree everywhere and margins agree far more closely than the adapter moves them."""
-        return (self.completions_equal == self.n and self.tokenization_equal == self.n and self.max_abs_margin_diff < 0.25 * self.mean_abs_margin_shift)
+        """Completions and tokenizations agree everywhere, and the margins agree within the larger of a quarter
+        of the adapter's mean shift and 1.5x the runtimes' own difference without the adapter (the control)."""
+        tolerance = max(0.25 * self.mean_abs_margin_shift, 1.5 * self.max_abs_base_margin_diff)
+        return (self.completions_equal == self.n and self.tokenization_equal == self.n
+                and self.max_abs_margin_diff <= tolerance)
+
+    @property
+    def conclusive(self) -> bool:
+        """The adapter moves margins well beyond the runtimes' noise, so a wrong conversion could not pass `ok`.
+
+        An adapter that barely changes the model can agree with its PEFT original even when converted wrong."""
+        return self.mean_abs_margin_shift > 4 * self.max_abs_base_margin_diff
 
 
 def peft_greedy(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int = 8) -> tuple[str, Any]:

@@ -102,3 +102,24 @@ def test_batch_order_is_seeded_and_covers_each_epoch() -> None:
     assert order != _batch_order(10, 4, steps=6, seed=6)
     assert [len(b) for b in order] == [4, 4, 2, 4, 4, 2]
     assert sorted(i for b in order[:3] for i in b) == list(range(10))
+
+
+def _report(**overrides: object) -> object:
+    from evalkit.training.verify import AgreementReport
+
+    fields = dict(n=4, tokenization_equal=4, completions_equal=4, base_differs=4, max_abs_margin_diff=0.5,
+                  mean_abs_margin_diff=0.2, max_abs_base_margin_diff=0.4, mean_abs_margin_shift=6.0,
+                  choices=("a", "b"), checks=())
+    fields.update(overrides)
+    return AgreementReport(**fields)
+
+
+def test_agreement_criterion() -> None:
+    assert _report().ok and _report().conclusive
+    assert not _report(completions_equal=3).ok
+    assert not _report(tokenization_equal=3).ok
+    # A margin gap beyond both the adapter-relative and the noise-relative tolerance is a failed conversion.
+    assert not _report(max_abs_margin_diff=2.0).ok
+    # An adapter that barely moves margins passes when the gap is within runtime noise, but is not conclusive.
+    weak = _report(mean_abs_margin_shift=0.3, max_abs_margin_diff=0.5)
+    assert weak.ok and not weak.conclusive
