@@ -49,7 +49,8 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def write_manifest(path: str | Path, *, suite: str, result: TrainResult, base_gguf: str | Path, adapter_gguf: str | Path,
+def write_manifest(path: str | Path, *, suite: str, result: TrainResult, base_gguf: str | Path,
+                   adapter_gguf: str | Path,
                    data_sha256: str, data_source: str, n_pairs: int, total_seconds: float,
                    convert_seconds: float, verification: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the manifest JSON (sorted within sections, stable across reruns but for times) and return it.
@@ -64,7 +65,8 @@ def write_manifest(path: str | Path, *, suite: str, result: TrainResult, base_gg
         "schema": "evalkit.adapter-manifest/1",
         "suite": suite,
         "created_utc": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "base_model": {"file": base_gguf.name, "sha256": file_sha256(base_gguf), "size_bytes": base_gguf.stat().st_size},
+        "base_model": {"file": base_gguf.name, "sha256": file_sha256(base_gguf),
+                       "size_bytes": base_gguf.stat().st_size},
         "training_data": {"source": data_source, "pairs": n_pairs, "sha256": data_sha256,
                           "sha256_of": "canonical JSON of the [prompt, completion] pairs in order",
                           "train_pairs": result.n_train, "valid_pairs": result.n_valid},

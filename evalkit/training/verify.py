@@ -153,7 +153,8 @@ def check_agreement(peft_model: Any, tokenizer: Any, base_gguf: str | Path, adap
     diffs = [abs(c.peft_margin - c.llama_cpp_margin) for c in checks]
     shifts = [abs(c.llama_cpp_margin - c.base_llama_cpp_margin) for c in checks]
     return AgreementReport(
-        n=len(checks), tokenization_equal=sum(c.same_tokens for c in checks), completions_equal=sum(c.peft.strip() == c.llama_cpp.strip() for c in checks),
+        n=len(checks), tokenization_equal=sum(c.same_tokens for c in checks),
+        completions_equal=sum(c.peft.strip() == c.llama_cpp.strip() for c in checks),
         base_differs=sum(c.base_llama_cpp.strip() != c.llama_cpp.strip() for c in checks),
         max_abs_margin_diff=max(diffs), mean_abs_margin_diff=sum(diffs) / len(diffs),
         max_abs_base_margin_diff=max(abs(c.base_peft_margin - c.base_llama_cpp_margin) for c in checks),

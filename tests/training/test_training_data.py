@@ -28,7 +28,8 @@ def test_news_pairs_use_bare_query_and_newline(tmp_path: Path) -> None:
     rows = [{"id": "a", "text": "latest on the strike", "label": "news_related"},
             {"id": "b", "text": "how to boil an egg", "label": "not_news_related"}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n")
-    assert news_pairs(path) == [("latest on the strike\n", "news_related"), ("how to boil an egg\n", "not_news_related")]
+    assert news_pairs(path) == [("latest on the strike\n", "news_related"),
+                                ("how to boil an egg\n", "not_news_related")]
 
 
 def test_news_pairs_reports_missing_field(tmp_path: Path) -> None:
