@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalkit.errors import ConfigError
+from evalkit.search_path import search_dirs
 from evalkit.records import GenerationParams
 
 SUITE_FILE = "suite.yaml"
@@ -116,14 +116,7 @@ class SuiteSpec(_Strict):
 
 def benchmark_dirs() -> list[Path]:
     """Folders searched for suites by name: $EVALKIT_BENCHMARKS, ./benchmarks, then the bundled ones."""
-    dirs = [Path(p) for p in os.environ.get("EVALKIT_BENCHMARKS", "").split(os.pathsep) if p]
-    dirs.append(Path.cwd() / "benchmarks")
-    dirs.append(Path(__file__).resolve().parent.parent / "benchmarks")
-    seen: list[Path] = []
-    for d in dirs:
-        if d.is_dir() and d.resolve() not in seen:
-            seen.append(d.resolve())
-    return seen
+    return search_dirs("EVALKIT_BENCHMARKS", "benchmarks")
 
 
 def available_suites() -> dict[str, Path]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import ConfigError
+from evalkit.search_path import search_dirs
 from evalkit.suite import format_validation_error
 
 __all__ = [
@@ -208,14 +208,7 @@ class JudgeSpec(_Strict):
 
 def judge_dirs() -> list[Path]:
     """Folders searched for judge files by id: $EVALKIT_JUDGES, ./judges, then the project's `judges/`."""
-    dirs = [Path(p) for p in os.environ.get("EVALKIT_JUDGES", "").split(os.pathsep) if p]
-    dirs.append(Path.cwd() / "judges")
-    dirs.append(Path(__file__).resolve().parents[2] / "judges")
-    seen: list[Path] = []
-    for d in dirs:
-        if d.is_dir() and d.resolve() not in seen:
-            seen.append(d.resolve())
-    return seen
+    return search_dirs("EVALKIT_JUDGES", "judges")
 
 
 def available_judges() -> dict[str, Path]:
