@@ -126,8 +126,10 @@ def test_mmlu_genetics_on_the_shared_csv(fake: FakeLLMServer) -> None:
 def test_pubmedqa_on_the_shared_json(fake: FakeLLMServer) -> None:
     run_dir = run("run", "pubmedqa", "--models", "base,ft", "--limit", "15", "--quiet")
     assert metrics(run_dir, "ft")["accuracy"] == 1.0
-    prompt = next(r.body["prompt"] for r in fake.requests if r.body["model"] == "ft")
-    assert prompt.startswith("Context: Programmed cell death") and prompt.endswith("C. maybe\nAnswer:")
+    # Calls run concurrently, so requests arrive in any order: find the first sample's prompt among them.
+    prompts = [r.body["prompt"] for r in fake.requests if r.body["model"] == "ft"]
+    assert len(prompts) == 15 and all(p.endswith("C. maybe\nAnswer:") for p in prompts)
+    prompt = next(p for p in prompts if p.startswith("Context: Programmed cell death"))
     assert "LONG_ANSWER" not in prompt and "first report of mitochondria" not in prompt  # the conclusion is hidden
 
 
