@@ -179,11 +179,10 @@ def test_an_interrupted_job_is_resumed_not_paid_twice(tmp_path: Path, api_key: s
         cache.close()
 
 
-def test_result_lines_map_by_custom_id_and_failures_keep_their_reason() -> None:
+def test_result_lines_map_by_custom_id_and_failures_keep_their_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = ModelSpec(name="small", provider="mistral", model="m", base_url="http://127.0.0.1:9")
-    import os
-
-    os.environ.setdefault("MISTRAL_API_KEY", "sk-test")
+    # monkeypatch, not os.environ: a key left behind makes later tests pick the online judge by default.
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-test")
     provider = MistralProvider(spec)
     ok = {"id": "x", "object": "chat.completion", "model": "m", "created": 1,
           "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
