@@ -15,27 +15,13 @@ from evalkit.stats import (
     wilcoxon_signed_rank,
     wilson_interval,
 )
-from evalkit.tasks.base import SummaryContext
+from evalkit.tasks.base import SummaryContext, check_results
 
 __all__ = ["SCORE_TEST", "check_results", "mean_metric", "paired_score_comparison", "rate_metric"]
 
 SCORE_TEST = "wilcoxon-signed-rank"
 """The test behind a judge score comparison's p-value (its CI is a paired bootstrap)."""
 
-
-def check_results(samples: Sequence[Sample], results: Sequence[SampleResult], ctx: SummaryContext) -> None:
-    """ValueError unless the reference is a model, every result is of a known sample, and none repeats."""
-    if ctx.reference not in ctx.models:
-        raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
-    known = {s.id for s in samples}
-    unknown = [r.sample_id for r in results if r.sample_id not in known]
-    if unknown:
-        raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
-    seen: set[str] = set()
-    repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
-    if repeated:
-        # Pairing is by sample id, so one result per sample (the runner scores attempt 0 only).
-        raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")
 
 
 def mean_metric(name: str, values: Sequence[float], ctx: SummaryContext, *, unit: str = "") -> MetricValue:

@@ -70,3 +70,18 @@ class Task(Protocol):
                   ctx: SummaryContext) -> TaskSummary:
         """Metrics per model and paired comparisons against the reference model."""
         ...
+
+
+def check_results(samples: Sequence[Sample], results: Sequence[SampleResult], ctx: SummaryContext) -> None:
+    """ValueError unless the reference is a model, every result is of a known sample, and none repeats."""
+    if ctx.reference not in ctx.models:
+        raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
+    known = {s.id for s in samples}
+    unknown = [r.sample_id for r in results if r.sample_id not in known]
+    if unknown:
+        raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
+    seen: set[str] = set()
+    repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
+    if repeated:
+        # Pairing is by sample id, so one result per sample (tasks see all attempts inside one result).
+        raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")

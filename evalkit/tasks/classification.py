@@ -39,7 +39,7 @@ from evalkit.records import (
     TaskSummary,
 )
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.tasks.base import ScoringContext, SummaryContext, check_results
 
 __all__ = ["ClassificationArgs", "ClassificationTask", "create"]
 
@@ -253,17 +253,8 @@ class ClassificationTask:
     def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Metrics with bootstrap CIs per model, paired comparisons against the reference, reports, matrices."""
-        if ctx.reference not in ctx.models:
-            raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
+        check_results(samples, results, ctx)
         targets = {s.id: self._target(s) for s in samples}
-        unknown = [r.sample_id for r in results if r.sample_id not in targets]
-        if unknown:
-            raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
-        seen: set[str] = set()
-        repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
-        if repeated:
-            # Pairing is by sample id, so one result per sample (the runner scores attempt 0 only).
-            raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")
         scored, metrics, tables, matrices, notes = {}, {}, [], [], []
         for model in ctx.models:
             s, failed, missing = self._scored(model, targets, results)

@@ -44,7 +44,7 @@ from evalkit.metrics.multiple_choice import (
 )
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.tasks.base import ScoringContext, SummaryContext, check_results
 
 __all__ = ["MultipleChoiceArgs", "MultipleChoiceTask", "create"]
 
@@ -193,16 +193,7 @@ class MultipleChoiceTask:
     def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Per-model accuracy over attempts with spread and agreement; paired comparisons with the reference."""
-        if ctx.reference not in ctx.models:
-            raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
-        known = {s.id for s in samples}
-        unknown = [r.sample_id for r in results if r.sample_id not in known]
-        if unknown:
-            raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
-        seen: set[str] = set()
-        repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
-        if repeated:
-            raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")
+        check_results(samples, results, ctx)
         k = max((len(s.details.get("answers", ())) for r in results for s in r.scores.values()), default=1) or 1
         metrics: dict[str, tuple[MetricValue, ...]] = {}
         per_attempt_rows, outcome_rows, notes = [], [], []
