@@ -6,8 +6,14 @@ parses just enough HTTP/1.1 to answer POST /v1/chat/completions, so what is meas
 
     python benchmarks/perf/server.py --latency 0.2      # prints "PORT <n>", then serves until killed
 
-GET /stats answers {"requests": n, "first_at": t, "last_at": t} (server monotonic seconds: the first request's
-arrival and the last response's completion), so a benchmark can count calls and time the call phase.
+GET /stats answers {"requests": n, "first_at": t, "last_at": t, "max_in_flight": k} (server monotonic seconds:
+the first request's arrival and the last response's completion; the most requests it held at once), so a
+benchmark can count calls, time the call phase and see the concurrency a client really reached. GET /reset
+zeroes them, so one server serves a sequence of measured runs.
+
+The answer is built from bytes without parsing the request (the label follows `good` anywhere in the body:
+the benchmark's system message never contains it), so that the server, which shares the machine's cores with
+the client being measured, costs as little as possible per request.
 """
 
 from __future__ import annotations
@@ -24,31 +30,33 @@ class Stats:
     """Counters since the server started."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to no request seen."""
         self.requests = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def as_json(self) -> bytes:
+        return json.dumps({"requests": self.requests, "first_at": self.first_at, "last_at": self.last_at,
+                           "max_in_flight": self.max_in_flight}).encode()
 
 
 def _answer(body: bytes, n: int) -> bytes:
     """A chat completion whose label follows the prompt, so the benchmark's scores are meaningful."""
-    try:
-        req = json.loads(body)
-        text = req["messages"][-1]["content"]
-        model = req.get("model", "bench")
-    except (ValueError, KeyError, IndexError, TypeError):
-        text, model = "", "bench"
-    label = "positive" if "good" in text else "negative"
-    return json.dumps({
-        "id": f"cmpl-{n}", "object": "chat.completion", "created": 0, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": label}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": len(text.split()) or 1, "completion_tokens": 1,
-                  "total_tokens": (len(text.split()) or 1) + 1},
-    }).encode()
+    label = b"positive" if b"good" in body else b"negative"
+    words = body.count(b" ") + 1  # a rough prompt token count: only its presence matters to clients
+    return (b'{"id":"cmpl-%d","object":"chat.completion","created":0,"model":"bench-model","choices":[{"index":0,'
+            b'"message":{"role":"assistant","content":"%s"},"finish_reason":"stop"}],"usage":{"prompt_tokens":%d,'
+            b'"completion_tokens":1,"total_tokens":%d}}') % (n, label, words, words + 1)
 
 
 def _response(status: str, payload: bytes) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-            f"Connection: keep-alive\r\n\r\n").encode() + payload
+    return (b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Connection: keep-alive\r\n\r\n" % (status.encode(), len(payload))) + payload
 
 
 async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float,
@@ -66,20 +74,23 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
                 if line[:15].lower() == "content-length:":
                     length = int(line[15:].strip())
             body = await reader.readexactly(length) if length else b""
-            if method == "GET" and path == "/stats":
-                payload = json.dumps({"requests": stats.requests, "first_at": stats.first_at,
-                                      "last_at": stats.last_at}).encode()
-                writer.write(_response("200 OK", payload))
+            if method == "GET" and path in ("/stats", "/reset"):
+                if path == "/reset":
+                    stats.reset()
+                writer.write(_response("200 OK", stats.as_json()))
                 await writer.drain()
                 continue
             stats.requests += 1
             n = stats.requests
+            stats.in_flight += 1
+            stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
             if stats.first_at is None:
                 stats.first_at = time.monotonic()
             if latency > 0:
                 await asyncio.sleep(latency)
             writer.write(_response("200 OK", _answer(body, n)))
             await writer.drain()
+            stats.in_flight -= 1
             stats.last_at = time.monotonic()
     except (ConnectionError, asyncio.IncompleteReadError):
         return
