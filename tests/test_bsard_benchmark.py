@@ -115,3 +115,30 @@ def test_suites_build_their_task(name: str) -> None:
     suite = load_suite(str(BENCH / name))
     task = create_task(suite.task, suite.task_args, suite.path)
     assert task.name == "pairwise_judge" and (task.ragas is not None) == (name == "hub.yaml")
+
+
+def test_suite_contexts_hold_three_distractors(suite, test_samples, train_samples) -> None:
+    assert suite.data.options == {"distractors": 3}
+    for s in test_samples + train_samples:
+        assert len(s.fields["distractor_ids"]) == 3
+        assert len(s.fields["context_references"]) == len(s.fields["references"]) + 3
+        assert set(s.fields["references"]) < set(s.fields["context_references"])
+    # The gold articles are not always shown first: position gives nothing away.
+    firsts = [s.fields["context_article_ids"][0] in s.fields["article_ids"] for s in test_samples]
+    assert 0 < sum(firsts) < len(firsts)
+
+
+def test_training_variants_share_answers_not_contexts() -> None:
+    import sys
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        from train_adapter import TRAIN_SPLIT, suite_pairs
+    finally:
+        sys.path.remove(str(BENCH))
+    one = suite_pairs(BENCH.parents[1] / TRAIN_SPLIT, 1)
+    two = suite_pairs(BENCH.parents[1] / TRAIN_SPLIT, 2)
+    n = len(one)
+    assert two[:n] == one  # variant 0 is exactly what the suite shows
+    assert [c for _, c in two[n:]] == [c for _, c in one]
+    assert sum(p != q for (p, _), (q, _) in zip(two[:n], two[n:])) == n  # every variant-1 context differs

@@ -14,24 +14,38 @@ offline sample in benchmarks/bsard. The hub is read through `datasets`; a local 
 library's csv reader (the tests check it agrees with the `csv` builder `datasets` uses for the hub's files).
 
 Each question becomes one Sample: `input` is the question; `fields` carry the relevant articles (`articles`,
-`article_ids`), the same articles rendered as one text block (`context`, what the models are given), and the
-question's metadata; `target` is the `answer` column where a split has one (the bundled training split's
-reference answers; the hub has none).
+`article_ids`, and their citations as `references`), the articles the models are shown (`context_articles`,
+`context_references`, and rendered as one text block, `context`), and the question's metadata; `target` is the
+`answer` column where a split has one (the bundled training split's reference answers; the hub has none).
+
+`data.options` (BsardOptions):
+
+    distractors   N articles of the corpus that do not govern the question, added to its context (default 0).
+                  A real legal copilot's retrieval returns the governing articles among others; citing one of
+                  the others as the legal basis is an error a check can see. Which articles, and the order of
+                  the gold and distractor articles in the context, are drawn from a generator seeded with
+                  `seed` and the question id, so a question's context is the same in every run, split and
+                  process, and independent of the other questions (adding a question changes no other context).
+    seed          the seed of that draw (default 0); part of the data set, like the split, not of a run
+                  (`--seed` does not change the articles a model is shown, so cached answers stay valid).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import DataError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalkit.errors import ConfigError, DataError
 from evalkit.records import Sample
 from evalkit.suite import DataSpec
 
-__all__ = ["BsardArticle", "article_from_row", "join_questions", "load_bsard", "parse_article_ids",
-           "render_context"]
+__all__ = ["BsardArticle", "BsardOptions", "article_from_row", "context_articles", "join_questions", "load_bsard",
+           "parse_article_ids", "render_context"]
 
 HUB_QUESTIONS_CONFIG = "questions"
 HUB_CORPUS_CONFIG = "corpus"
@@ -39,6 +53,30 @@ HUB_CORPUS_SPLIT = "corpus"
 CORPUS_FILE = "articles.csv"
 QUESTION_COLUMNS = ("id", "question", "article_ids")
 METADATA_COLUMNS = ("category", "subcategory", "extra_description")
+
+
+class BsardOptions(BaseModel):
+    """`data.options` of a `source: bsard` suite."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    distractors: int = Field(default=0, ge=0, le=50)
+    """Articles that do not govern the question, added to its context (0: the gold articles only)."""
+    seed: int = 0
+    """Seed of the distractor draw and of the context order (with the question id)."""
+
+
+def parse_options(raw: Mapping[str, Any], where: str) -> BsardOptions:
+    """BsardOptions from `data.options`; a ConfigError names the field, what was received and what is allowed."""
+    try:
+        return BsardOptions.model_validate(dict(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        allowed = ", ".join(BsardOptions.model_fields)
+        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(f"{where}: data.options.{field}: {msg} (received {err.get('input')!r}; "
+                          f"options of source bsard: {allowed})") from None
 
 
 @dataclass(frozen=True)
@@ -129,13 +167,38 @@ def render_context(articles: Sequence[BsardArticle]) -> str:
     return "\n\n".join(f"{a.reference}\n{a.text}" for a in articles)
 
 
+def context_articles(gold_ids: Sequence[str], corpus_ids: Sequence[str], question_id: str, distractors: int,
+                     seed: int) -> tuple[list[str], list[str]]:
+    """(the article ids shown for a question, in context order; the distractor ids among them). Pure.
+
+    Without distractors the context is the gold articles in the question's order. With N, N ids are drawn from
+    `corpus_ids` minus the gold ones, and gold and distractors are shuffled together, by a generator seeded with
+    the text `bsard:<seed>:<question id>` (Python seeds str through SHA-512: the same in every process).
+    """
+    if distractors == 0:
+        return list(gold_ids), []
+    gold = set(gold_ids)
+    pool = sorted(a for a in corpus_ids if a not in gold)  # sorted: the draw must not depend on row order
+    if len(pool) < distractors:
+        raise ValueError(f"question {question_id!r}: {distractors} distractors asked, but the corpus has only "
+                         f"{len(pool)} other articles")
+    rng = random.Random(f"bsard:{seed}:{question_id}")
+    chosen = rng.sample(pool, distractors)
+    shown = [*gold_ids, *chosen]
+    rng.shuffle(shown)
+    return shown, chosen
+
+
 def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, BsardArticle],
-                   where: str, labels: Sequence[str] | None = None) -> list[Sample]:
+                   where: str, labels: Sequence[str] | None = None,
+                   options: BsardOptions = BsardOptions()) -> list[Sample]:
     """Samples from question rows, each with its relevant articles looked up in the corpus (a pure function).
 
     Errors name the question row (`labels[i]` when given); an article id missing from the corpus is an error, never a silently shorter
-    context, because the models would then be judged on articles they were not given.
+    context, because the models would then be judged on articles they were not given. `options.distractors`
+    adds that many other corpus articles to each context (see context_articles).
     """
+    corpus_ids = list(corpus)
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     for i, row in enumerate(questions):
@@ -157,10 +220,19 @@ def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, 
             raise DataError(f"{here}: article id(s) {', '.join(unknown)} not found in the corpus "
                             f"({len(corpus)} articles)")
         articles = [corpus[a] for a in ids]
+        try:
+            shown_ids, distractor_ids = context_articles(ids, corpus_ids, qid, options.distractors, options.seed)
+        except ValueError as exc:
+            raise DataError(f"{here}: {exc}") from None
+        shown = [corpus[a] for a in shown_ids]
         fields: dict[str, Any] = {
             "article_ids": list(ids),
             "articles": [a.as_dict() for a in articles],
-            "context": render_context(articles),
+            "references": [a.reference for a in articles],
+            "context_article_ids": shown_ids,
+            "distractor_ids": distractor_ids,
+            "context_references": [a.reference for a in shown],
+            "context": render_context(shown),
         }
         for column in METADATA_COLUMNS:
             if column in row:
@@ -218,6 +290,7 @@ def load_bsard(spec: DataSpec, base_dir: Path, *, questions_file: str | None = N
     `questions_file` reads another questions file of the local folder's layout (e.g. the training split's
     `questions_train.csv`), relative to the suite folder like DataSpec.train_path.
     """
+    options = parse_options(spec.options, str(base_dir))
     local = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
     if questions_file is not None or local.is_dir():
         folder = local if local.is_dir() else base_dir
@@ -231,10 +304,11 @@ def load_bsard(spec: DataSpec, base_dir: Path, *, questions_file: str | None = N
         corpus_rows, corpus_lines = _read_csv(cpath)
         question_rows, question_lines = _read_csv(qpath)
         corpus = index_corpus(corpus_rows, str(cpath), [f"{cpath}:{n}" for n in corpus_lines])
-        return join_questions(question_rows, corpus, str(qpath), [f"{qpath}:{n}" for n in question_lines])
+        return join_questions(question_rows, corpus, str(qpath), [f"{qpath}:{n}" for n in question_lines],
+                              options)
     corpus_where = f"Hugging Face dataset {spec.path!r} (config {HUB_CORPUS_CONFIG!r})"
     questions_where = f"Hugging Face dataset {spec.path!r} (config {HUB_QUESTIONS_CONFIG!r}, split {spec.split!r})"
     corpus_rows = _read_hub(spec.path, corpus_where, name=HUB_CORPUS_CONFIG, split=HUB_CORPUS_SPLIT)
     question_rows = _read_hub(spec.path, questions_where, name=HUB_QUESTIONS_CONFIG, split=spec.split)
     corpus = index_corpus(corpus_rows, corpus_where)
-    return join_questions(question_rows, corpus, questions_where)
+    return join_questions(question_rows, corpus, questions_where, options=options)

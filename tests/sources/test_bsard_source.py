@@ -200,3 +200,106 @@ def test_hub_failure_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pat
     with pytest.raises(DataError, match=r"Hugging Face dataset 'no-such-owner/no-such-bsard' \(config 'corpus'\) "
                                          r"could not be loaded"):
         load_samples(spec, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Distractors: other corpus articles added to each context, seeded by the options' seed and the question id
+
+BIG_CORPUS = [{"id": i, "article": f"Texte de l'article {i}.", "reference": f"Art. {i} du Code test"}
+              for i in range(100, 120)]
+
+
+def _questions() -> list[dict]:
+    return [{"id": q, "question": f"Question {q} ?", "article_ids": ids}
+            for q, ids in (("q1", "100,101"), ("q2", "105"), ("q3", "110,111"))]
+
+
+def test_distractors_are_other_articles_shuffled_with_the_gold_ones() -> None:
+    from evalkit.sources.bsard import BsardOptions
+
+    corpus = index_corpus(BIG_CORPUS, "corpus")
+    samples = join_questions(_questions(), corpus, "questions", options=BsardOptions(distractors=3))
+    for s in samples:
+        gold, shown, extra = s.fields["article_ids"], s.fields["context_article_ids"], s.fields["distractor_ids"]
+        assert len(extra) == 3 and not set(extra) & set(gold)  # three others, never a gold one
+        assert sorted(shown) == sorted([*gold, *extra])
+        assert s.fields["references"] == [f"Art. {a} du Code test" for a in gold]  # gold only, question order
+        assert s.fields["context_references"] == [f"Art. {a} du Code test" for a in shown]
+        # The context shows exactly the shown articles, in that order.
+        assert s.fields["context"] == "\n\n".join(f"Art. {a} du Code test\nTexte de l'article {a}." for a in shown)
+    # Across the three questions the gold articles are not always first (the order is shuffled).
+    assert any(s.fields["context_article_ids"][: len(s.fields["article_ids"])] != s.fields["article_ids"]
+               for s in samples)
+
+
+def test_distractors_depend_on_seed_and_question_only() -> None:
+    from evalkit.sources.bsard import BsardOptions
+
+    corpus = index_corpus(BIG_CORPUS, "corpus")
+    first = join_questions(_questions(), corpus, "q", options=BsardOptions(distractors=3))
+    again = join_questions(list(reversed(_questions())), index_corpus(list(reversed(BIG_CORPUS)), "c"), "q",
+                           options=BsardOptions(distractors=3))
+    # Same contexts whatever the order of the questions and of the corpus rows.
+    assert {s.id: s.fields["context_article_ids"] for s in first} == {s.id: s.fields["context_article_ids"]
+                                                                       for s in again}
+    alone = join_questions(_questions()[1:2], corpus, "q", options=BsardOptions(distractors=3))
+    assert alone[0].fields["context_article_ids"] == first[1].fields["context_article_ids"]  # not the others
+    other_seed = join_questions(_questions(), corpus, "q", options=BsardOptions(distractors=3, seed=1))
+    assert [s.fields["context_article_ids"] for s in other_seed] != [s.fields["context_article_ids"] for s in first]
+
+
+def test_pinned_draw_is_stable_across_processes() -> None:
+    """The draw is seeded by text (SHA-512 inside `random`), so it does not depend on PYTHONHASHSEED."""
+    import subprocess
+    import sys
+
+    from evalkit.sources.bsard import context_articles
+
+    ids = [str(i) for i in range(100, 120)]
+    here = context_articles(["100"], ids, "q1", 3, 0)
+    code = ("from evalkit.sources.bsard import context_articles as c;"
+            f"print(c(['100'], {ids!r}, 'q1', 3, 0))")
+    for hashseed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={"PYTHONHASHSEED": hashseed, "PATH": ""})
+        assert out.stdout.strip() == repr(here)
+
+
+def test_zero_distractors_keeps_the_gold_context() -> None:
+    [sample] = join_questions([{"id": 1, "question": "Q ?", "article_ids": "11,10"}], _corpus(), "q")
+    assert sample.fields["context_article_ids"] == ["11", "10"] and sample.fields["distractor_ids"] == []
+
+
+def test_too_many_distractors_names_the_row() -> None:
+    from evalkit.sources.bsard import BsardOptions
+
+    with pytest.raises(DataError, match=r"^questions row 0: question '1': 5 distractors asked, but the corpus has "
+                                        r"only 1 other articles$"):
+        join_questions([{"id": 1, "question": "Q ?", "article_ids": "11,10"}], _corpus(), "questions",
+                       options=BsardOptions(distractors=5))
+
+
+def test_options_are_validated_in_one_line(hub_folder: Path) -> None:
+    from evalkit.errors import ConfigError
+
+    for options, message in (({"distractors": -1}, r"data\.options\.distractors: .*greater than or equal to 0"),
+                             ({"distractor": 2}, r"data\.options\.distractor: unknown option .*distractors, seed")):
+        spec = DataSpec(source="bsard", path="data", split="test", options=options)
+        with pytest.raises(ConfigError, match=message) as info:
+            load_samples(spec, hub_folder.parent)
+        assert "\n" not in str(info.value)
+
+
+def test_local_folder_and_hub_draw_the_same_distractors(hub_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The option works for both loaders, and the same rows give the same contexts."""
+    import datasets
+
+    local = load_samples(DataSpec(source="bsard", path="data", split="test", options={"distractors": 1}),
+                         hub_folder.parent)
+    tables = {"corpus": CORPUS, "questions": [{"id": 1, "question": "Quelle garantie ?", "article_ids": "11,10"},
+                                              {"id": 2, "question": "Quel préavis ?", "article_ids": "12"}]}
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split="", **kw: tables[name])
+    hub = load_samples(DataSpec(source="bsard", path="maastrichtlawtech/bsard", split="test",
+                                options={"distractors": 1}), hub_folder)
+    assert [s.fields["context_article_ids"] for s in hub] == [s.fields["context_article_ids"] for s in local]
+    assert hub[1].fields["distractor_ids"] and hub[1].fields["distractor_ids"][0] in {"10", "11"}
