@@ -4,7 +4,7 @@ how many items a decision takes.
     from evalkit.sequential import ComparisonSpec, SequentialMonitor, SequentialPlan, batches, draw_order
     plan = SequentialPlan(comparisons=(ComparisonSpec(key="ft-base/accuracy", model="ft", reference="base",
                                                       metric="accuracy"),),
-                          batch_size=50, seed=0, population=len(sample_ids))
+                          batch_size=50, seed=0, items_total=len(sample_ids))
     monitor = SequentialMonitor(plan)
     for ids in batches(draw_order(sample_ids, plan.seed), plan.batch_size):
         if monitor.update_results(score(ids)):      # True: all decided, or the items ran out
@@ -35,6 +35,7 @@ _LAZY = {
     "BoundVerdict": "_records", "ComparisonOutcome": "_records", "ComparisonSpec": "_records",
     "Decision": "_records", "DecisionKind": "_records", "Look": "_records", "SequenceState": "_records",
     "SequentialPlan": "_records", "SequentialResult": "_records", "Side": "_records", "StopReason": "_records",
+    "Target": "_records",
 }
 
 

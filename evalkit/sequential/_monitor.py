@@ -73,9 +73,10 @@ class SequentialMonitor:
         again = sorted(set(batch) & self._seen)
         if again:
             raise ValueError(f"items already seen by this monitor: {again[:5]}")
-        if self.plan.population is not None and len(self._seen) + len(batch) > self.plan.population:
-            raise ValueError(f"more items drawn ({len(self._seen) + len(batch)}) than the plan's population "
-                             f"({self.plan.population})")
+        total = self.plan.items_total
+        if total is not None and len(self._seen) + len(batch) > total:
+            raise ValueError(f"more items drawn ({len(self._seen) + len(batch)}) than the plan's items_total "
+                             f"({total})")
         ids = sorted(batch, key=lambda i: (order_key(self.plan.seed, i), i))
         for c in self.plan.comparisons:
             for i in ids:
@@ -102,9 +103,9 @@ class SequentialMonitor:
         if values.size == 0:
             low, high, estimate = -spec.span, spec.span, None
         else:
-            # Items without a value leave the population too (docs/sequential.md: missing values).
-            population = (None if self.plan.population is None
-                          else self.plan.population - self._skipped[spec.key])
+            # Items without a value leave the suite's population too (docs/sequential.md: missing values).
+            population = (self.plan.items_total - self._skipped[spec.key] if self.plan.target == "suite"
+                          else None)
             lows, highs = paired_difference_cs(values, spec.span, self.plan.alpha, population)
             low, high, estimate = float(lows[-1]), float(highs[-1]), float(values.mean())
         if previous is not None:
@@ -125,8 +126,8 @@ class SequentialMonitor:
 
     @property
     def exhausted(self) -> bool:
-        """True when every item of the plan's population has been drawn."""
-        return self.plan.population is not None and len(self._seen) >= self.plan.population
+        """True when every item of the plan's items_total has been drawn."""
+        return self.plan.items_total is not None and len(self._seen) >= self.plan.items_total
 
     @property
     def stop(self) -> bool:
@@ -141,10 +142,10 @@ class SequentialMonitor:
         """Everything so far, as a record (the runner stores it with the run's results)."""
         all_decided = all(d.decided for d in self._decisions.values())
         stopped = "decided" if all_decided else "exhausted" if self.exhausted else "running"
-        mode = ("i.i.d. draws" if self.plan.population is None
-                else f"sampling without replacement from {self.plan.population} items")
+        mode = ("target: the task's distribution (items as i.i.d. draws)" if self.plan.target == "distribution"
+                else f"target: this suite's {self.plan.items_total} items (sampling without replacement)")
         return SequentialResult(
             method=f"{METHOD}, {mode}", plan=self.plan,
             comparisons=tuple(ComparisonOutcome(spec=c, sequence=self.state(c.key), decision=self._decisions[c.key])
                               for c in self.plan.comparisons),
-            items_drawn=len(self._seen), items_total=self.plan.population, stopped=stopped)
+            items_drawn=len(self._seen), items_total=self.plan.items_total, stopped=stopped)

@@ -10,11 +10,12 @@ from pydantic import Field, model_validator
 from evalkit.records import Record
 
 __all__ = ["BoundVerdict", "ComparisonSpec", "ComparisonOutcome", "Decision", "DecisionKind", "Look",
-           "SequenceState", "SequentialPlan", "SequentialResult", "Side", "StopReason"]
+           "SequenceState", "SequentialPlan", "SequentialResult", "Side", "StopReason", "Target"]
 
 DecisionKind = Literal["above", "below", "equivalent", "undecided"]
 Side = Literal["above", "below", "undecided"]
 StopReason = Literal["decided", "exhausted", "running"]
+Target = Literal["distribution", "suite"]
 
 
 class ComparisonSpec(Record):
@@ -64,10 +65,14 @@ class SequentialPlan(Record):
     margin: float | None = Field(default=None, gt=0)
     """Equivalence margin: a sequence wholly inside [-margin, +margin] decides "no difference larger than
     margin". None: only above/below decisions."""
-    population: int | None = Field(default=None, ge=1)
-    """Items available (the suite's size). Set: the sequence covers the mean difference over exactly these
-    items (sampling without replacement). None: it covers the mean of the distribution the items are drawn
-    from (i.i.d. draws)."""
+    items_total: int | None = Field(default=None, ge=1)
+    """Items available (the suite's size, after any limit): the run stops when they are all drawn. None: not
+    known in advance (then no savings are reported and the target must be `distribution`)."""
+    target: Target = "distribution"
+    """What the sequence covers. `distribution`: the mean difference on the task the suite's items sample
+    (items as i.i.d. draws; what the report's paired intervals estimate too). `suite`: the mean difference over
+    exactly these `items_total` items (sampling without replacement; narrower, and exact once all are drawn,
+    but it says nothing beyond this suite)."""
 
     @model_validator(mode="after")
     def _check(self) -> SequentialPlan:
@@ -77,6 +82,8 @@ class SequentialPlan(Record):
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
             raise ValueError(f"comparison keys must be unique. Got repeats of {repeated}")
+        if self.target == "suite" and self.items_total is None:
+            raise ValueError("target 'suite' needs items_total (the number of items in the suite)")
         if self.margin is not None:
             too_wide = [c.key for c in self.comparisons if self.margin >= c.span]
             if too_wide:
@@ -156,11 +163,11 @@ class SequentialResult(Record):
     items_drawn: int
     """Items drawn (and so generated and scored) before the run stopped."""
     items_total: int | None
-    """Items available; None when the plan has no population."""
+    """Items available (the plan's items_total)."""
     stopped: StopReason
     """decided: every comparison decided; exhausted: the items ran out first; running: neither yet."""
 
     @property
     def items_saved(self) -> int | None:
-        """Items never drawn thanks to the early stop (None without a population)."""
+        """Items never drawn thanks to the early stop (None when the plan does not know items_total)."""
         return None if self.items_total is None else self.items_total - self.items_drawn
