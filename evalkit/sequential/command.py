@@ -92,10 +92,10 @@ def _deltas(text: str | None) -> tuple[float, ...] | None:
 
 
 def _binary_table(title: str, discordance: float, deltas: tuple[float, ...], power: float, alpha: float,
-                  n: int | None) -> tuple[Table, str]:
+                  n: int | None) -> tuple[str, Table, str]:
     from evalkit.sequential._planner import mcnemar_mdd, mcnemar_sample_size
 
-    table = Table(title=title)
+    table = Table()
     table.add_column("difference to detect", justify="right")
     table.add_column("items needed", justify="right")
     for d in deltas:
@@ -103,32 +103,32 @@ def _binary_table(title: str, discordance: float, deltas: tuple[float, ...], pow
                  else f"impossible (> discordance {discordance:.3g})")
         table.add_row(f"{d:+.3g} ({d * 100:.3g} points)", items)
     if n is None:
-        return table, ""
+        return title, table, ""
     mdd = mcnemar_mdd(n, discordance, power, alpha)
     line = (f"At n = {n}: the smallest difference detectable with power {power:g} is "
             + (f"{mdd:.3g} ({mdd * 100:.3g} points)." if mdd is not None
                else f"none (even every disagreement going one way, {discordance:.3g}, falls short)."))
-    return table, line
+    return title, table, line
 
 
 def _continuous_table(title: str, sd: float, deltas: tuple[float, ...] | None, power: float, alpha: float,
-                      n: int | None) -> tuple[Table, str]:
+                      n: int | None) -> tuple[str, Table, str]:
     from evalkit.sequential._planner import paired_t_mdd, paired_t_sample_size
 
-    table = Table(title=title)
+    table = Table()
     table.add_column("difference to detect", justify="right")
     table.add_column("in SD of differences", justify="right")
     table.add_column("items needed", justify="right")
     for d in deltas if deltas is not None else tuple(e * sd for e in DEFAULT_EFFECT_SIZES):
         table.add_row(f"{d:+.3g}", f"{d / sd:.3g}", str(paired_t_sample_size(sd, d, power, alpha)))
     if n is None:
-        return table, ""
+        return title, table, ""
     mdd = paired_t_mdd(n, sd, power, alpha)
-    return table, f"At n = {n}: the smallest difference detectable with power {power:g} is {mdd:.3g}."
+    return title, table, f"At n = {n}: the smallest difference detectable with power {power:g} is {mdd:.3g}."
 
 
 def _run_plans(args: argparse.Namespace, discordance: float | None, sd: float | None, deltas, power: float,
-               alpha: float, n_opt: int | None) -> list[tuple[Table, str]]:
+               alpha: float, n_opt: int | None) -> list[tuple[str, Table, str]]:
     from evalkit.sequential._pilot import pilot_estimates
     from evalkit.store import RunStore
 
@@ -200,11 +200,13 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
         plans = [_continuous_table(title, sd, deltas, power, alpha, n)]
     else:
         raise ConfigError("evalkit plan: give a pilot RUN_DIR, or --discordance P (0/1 outcomes) or --sd S (scores)")
+    # Headings go through plain print: they quote model names and paths, which rich would read as markup.
     out = Console(file=sys.stdout, width=max(100, console.width))
-    for table, line in plans:
+    for title, table, line in plans:
+        print(title)
         out.print(table)
         if line:
-            out.print(line)
-    out.print("Fixed-n test sizes. A sequential run (--until-decided) may stop much earlier on a large difference "
-              "and needs more items than these on a small one: see docs/sequential.md.")
+            print(line)
+    print("Fixed-n test sizes. A sequential run (--until-decided) may stop much earlier on a large difference "
+          "and needs more items than these on a small one: see docs/sequential.md.")
     return 0
