@@ -27,7 +27,7 @@ RUN_COLUMNS: Mapping[str, Any] = {
     "seed": "Int64", "limit": "Int64", "n_samples": "Int64", "reference": STRING, "offline_judge": "bool",
     "model": STRING, "model_position": "Int64", "is_reference": "bool", "provider": STRING, "model_id": STRING,
     "adapter": STRING, "prompt_profile": STRING, "prompt_sha256": STRING, "temperature": "float64",
-    "max_tokens": "Int64", "judge_model": STRING, "metadata": STRING,
+    "max_tokens": "Int64", "generation_params": STRING, "judge_model": STRING, "metadata": STRING,
 }
 """`load_runs`: one row per run and model. `meta.<key>` columns follow, one per metadata key (dtype inferred)."""
 
@@ -106,6 +106,17 @@ def prompt_sha256(style: str, system: str | None, template: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def data_sha256(run_dir: Path | str) -> str:
+    """SHA-256 of a run's items: of each sample's `[id, input, target]` as JSON, one per line, in data order.
+
+    Two runs with the same value asked the same questions with the same references.
+    """
+    digest = hashlib.sha256()
+    for key in _read.sample_keys(Path(run_dir)):
+        digest.update(json.dumps(list(key), ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
 def _run_rows(rf: _read.RunFiles) -> pd.DataFrame:
     info = rf.info
     profiles = {m: p for p in info.prompts for m in p.models}
@@ -127,6 +138,7 @@ def _run_rows(rf: _read.RunFiles) -> pd.DataFrame:
             "prompt_profile": prompt.profile if prompt else None,
             "prompt_sha256": prompt_sha256(prompt.style, prompt.system, prompt.template) if prompt else None,
             "temperature": params.get("temperature"), "max_tokens": params.get("max_tokens"),
+            "generation_params": json.dumps(params, sort_keys=True, ensure_ascii=False),
             "judge_model": judge_model, "metadata": json.dumps(meta, sort_keys=True, ensure_ascii=False),
         }
         for key, value in meta.items():
