@@ -1,8 +1,9 @@
 """Content-addressed response cache in SQLite: the same call is never made twice.
 
-The key hashes everything that determines a response (provider, model id, endpoint, adapter content,
-prompt, sampling parameters, attempt number), so a re-run of the same command makes zero model calls, and a
-run killed midway resumes from what it had finished. Each entry is committed as soon as its call returns.
+The key hashes everything that determines a response (provider, model id, endpoint, prompt, sampling
+parameters, attempt number, and the provider's own cache identity: adapter content, a predictions file's
+hash, ...), so a re-run of the same command makes zero model calls, and a run killed midway resumes from what
+it had finished. Each entry is committed as soon as its call returns.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from evalkit.model_spec import ModelSpec
 from evalkit.records import ProviderResponse, Request
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -27,29 +29,19 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "evalkit"
 
 
-def _file_identity(path: str | None) -> str | None:
-    """Content hash of small files (adapters); size+mtime for big ones (multi-100 MB model weights)."""
-    if not path:
-        return None
-    p = Path(path)
-    if not p.is_file():
-        return path
-    st = p.stat()
-    if st.st_size > 64 * 1024 * 1024:
-        return f"{p.name}:{st.st_size}:{int(st.st_mtime)}"
-    return hashlib.sha256(p.read_bytes()).hexdigest()
+def cache_key(spec: ModelSpec, request: Request, identity: Mapping[str, str]) -> str:
+    """The content address of one call.
 
-
-def cache_key(spec: ModelSpec, request: Request) -> str:
-    """The content address of one call (the sample id is deliberately not part of it)."""
+    `identity` is the provider's `cache_identity(request)`: what besides the request makes the answer unique.
+    The sample id is part of the key only through it (two samples with the same prompt share an answer,
+    unless the provider says otherwise, as replay does).
+    """
     payload: dict[str, Any] = {
         "v": CACHE_VERSION,
         "provider": spec.provider,
         "model": spec.model,
-        "model_file": _file_identity(spec.model) if spec.model.endswith(".gguf") else None,
         "base_url": spec.base_url,
-        "adapter": _file_identity(spec.adapter),
-        "options": {k: v for k, v in sorted(spec.options.items()) if k not in ("n_threads",)},
+        "identity": dict(sorted(identity.items())),
         "prompt": request.prompt.model_dump(mode="json"),
         "params": request.params.model_dump(mode="json"),
         "attempt": request.attempt,

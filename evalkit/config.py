@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import ConfigError
 from evalkit.model_spec import ModelSpec, Price
-from evalkit.suite import SuiteSpec, format_validation_error
+from evalkit.suite import SuiteSpec
+from evalkit.user_errors import unknown_name, validation_error
 
 CONFIG_FILE = "evalkit.toml"
 
@@ -31,9 +32,6 @@ BUILTIN_MODELS: Mapping[str, Mapping[str, Any]] = {
 }
 """Models that exist without any config. The embedded `ft` is suite-specific: each demo suite names its
 own LoRA adapter in its `models:` section."""
-
-# Keys whose values are file paths, resolved against the file that defined them.
-_PATH_KEYS = ("adapter", "path")
 
 
 class ProviderDefaults(BaseModel):
@@ -85,22 +83,26 @@ def load_config(path: Path | None = None) -> ProjectConfig:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    base = path.resolve().parent
-    models = {name: _resolve_paths(dict(table), base) for name, table in raw.pop("models", {}).items()}
+    models = {name: dict(table) for name, table in raw.pop("models", {}).items()}
     try:
         return ProjectConfig(**raw, models=models, path=path.resolve())
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+        raise validation_error(exc, where=str(path), model=ProjectConfig) from None
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def _resolve_paths(table: dict[str, Any], base: Path) -> dict[str, Any]:
-    for key in _PATH_KEYS:
-        if isinstance(table.get(key), str) and not Path(table[key]).is_absolute():
+def _resolve_paths(table: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
+    """Relative file paths in a model table made absolute against `base`, the folder of the defining file; the
+    provider says which fields name files (Provider.path_fields)."""
+    from evalkit.providers import provider_class
+
+    provider, model = table.get("provider"), table.get("model")
+    if not isinstance(provider, str) or not isinstance(model, str):
+        return table  # ModelSpec validation names the missing or mistyped field
+    for key in provider_class(provider, where=where).path_fields(model):
+        if isinstance(table.get(key), str) and not Path(table[key]).expanduser().is_absolute():
             table[key] = str((base / table[key]).resolve())
-    if isinstance(table.get("model"), str) and table["model"].endswith(".gguf") and not Path(table["model"]).is_absolute():
-        table["model"] = str((base / table["model"]).resolve())
     return table
 
 
@@ -117,23 +119,21 @@ def resolve_model(name: str, config: ProjectConfig, suite: SuiteSpec | None = No
     """The ModelSpec for a `--models` name."""
     known = known_models(config, suite)
     if name not in known:
-        import difflib
-
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        where = f" (project config: {config.path})" if config.path else f" (no {CONFIG_FILE} in {Path.cwd()})"
-        raise ConfigError(f"unknown model '{name}'{where}. Known models: {', '.join(sorted(known))}. "
-                          f"Define it under [models.{name}] in {CONFIG_FILE}.{hint}")
+        where = f"project config {config.path}" if config.path else f"no {CONFIG_FILE} in {Path.cwd()}"
+        raise unknown_name("model", name, known, where=f"--models ({where})",
+                           hint=f"Define it under [models.{name}] in {CONFIG_FILE}.")
     source, table = known[name]
     table = dict(table)
-    if suite is not None and source == str(suite.path):
-        table = _resolve_paths(table, suite.directory)
     provider = table.get("provider")
     merged = {**config.providers.get(str(provider), {}), **table} if provider else table
+    if suite is not None and source == str(suite.path):
+        merged = _resolve_paths(merged, suite.directory, f"{source}: model '{name}'")
+    elif config.path is not None and source == str(config.path):
+        merged = _resolve_paths(merged, config.path.parent, f"{source}: model '{name}'")
     try:
         spec = ModelSpec(name=name, **merged)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: model '{name}': {format_validation_error(exc)}") from None
+        raise validation_error(exc, where=f"{source}: model '{name}'", model=ModelSpec) from None
     except TypeError as exc:
         raise ConfigError(f"{source}: model '{name}': {exc}") from None
     if spec.price is None:

@@ -9,16 +9,13 @@ in the run's report, next to its eval results: the runner copies the stored curv
 (`training/<job_id>.json`), so the run stays self-contained; `--run RUN_DIR` attaches a curve to a finished run
 and re-renders its report.
 
-SDK note: mistralai 1.x/2.x exposed `client.fine_tuning.jobs.get_async`; 3.x (the version evalkit requires)
-no longer ships the jobs API. The same documented endpoint (GET /v1/fine_tuning/jobs/{job_id}) is then called
-through the SDK's own request pipeline (`BaseSDK`: its auth, server URL, timeout, hooks and error types), and
-the answer is validated here. Only this module touches the SDK for it.
+The job is fetched through the provider's declared `fine_tuning_job` ability (for Mistral:
+evalkit/providers/mistral_jobs.py); this module only validates, stores, plots and attaches curves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -28,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evalkit.errors import ConfigError, DataError, EvalkitError, MissingDependencyError
+from evalkit.errors import ConfigError, DataError
 from evalkit.records import TrainingCheckpoint, TrainingCurve
 
 __all__ = ["DEFAULT_DIR", "DIR_ENV", "TRAINING_DIR", "attach_training", "curve_from_job", "fetch_curve",
@@ -39,7 +36,7 @@ DEFAULT_DIR = Path("finetune-metrics")
 TRAINING_DIR = "training"
 """Folder of a run directory that holds the curves of its models' fine-tuning jobs."""
 KEY_ENV = "MISTRAL_API_KEY"
-_JOB_PATH = "/v1/fine_tuning/jobs/{job_id}"
+DEFAULT_PROVIDER = "mistral"
 
 
 def finetune_dir(out: Path | None = None) -> Path:
@@ -95,99 +92,25 @@ def curve_from_job(job: Mapping[str, Any], where: str = "the job") -> TrainingCu
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Fetching through the SDK
+# Fetching, through the provider's fine-tuning jobs ability
 
 
-async def _get_job(client: Any, job_id: str) -> dict[str, Any]:
-    """The job as a dict: the SDK's jobs API when it has one, else its request pipeline on the same endpoint."""
-    jobs = getattr(getattr(client, "fine_tuning", None), "jobs", None)
-    if jobs is not None and hasattr(jobs, "get_async"):
-        job = await jobs.get_async(job_id=job_id)
-        return job.model_dump(mode="json", by_alias=True) if hasattr(job, "model_dump") else dict(job)
-    return await _jobs_endpoint(client).get(job_id)
+async def fetch_curve(job_id: str, *, provider: str = DEFAULT_PROVIDER, base_url: str | None = None,
+                      key_env: str = KEY_ENV, timeout_s: float = 60.0) -> TrainingCurve:
+    """Fetch one job's checkpoints through `provider`'s `fine_tuning_job`; ConfigError without a key or for an
+    unknown job, EvalkitError otherwise."""
+    from evalkit.model_spec import ModelSpec
+    from evalkit.providers import create_provider
 
-
-def _jobs_endpoint(client: Any) -> Any:
-    """A BaseSDK sub-SDK for GET /v1/fine_tuning/jobs/{job_id}, sharing `client`'s configuration."""
-    from mistralai.client import errors, models, utils
-    from mistralai.client._hooks import HookContext
-    from mistralai.client.basesdk import BaseSDK
-    from mistralai.client.types import BaseModel as SDKModel
-    from mistralai.client.utils import FieldMetadata, PathParamMetadata, get_security_from_env
-    from typing_extensions import Annotated
-
-    # Built with real annotation objects: this module's `from __future__ import annotations` would leave a
-    # string the SDK's get_type_hints() cannot resolve outside this function.
-    GetJobRequest = type("GetJobRequest", (SDKModel,), {"__module__": __name__, "__annotations__": {
-        "job_id": Annotated[str, FieldMetadata(path=PathParamMetadata(style="simple", explode=False))]}})
-
-    class FineTuningJobs(BaseSDK):
-        async def get(self, job_id: str) -> dict[str, Any]:
-            config = self.sdk_configuration
-            base_url = self._get_url(None, None)
-            timeout_ms = config.timeout_ms or 300000
-            req = self._build_request_async(
-                method="GET", path=_JOB_PATH, base_url=base_url, url_variables=None,
-                request=GetJobRequest(job_id=job_id), request_body_required=False, request_has_path_params=True,
-                request_has_query_params=True, user_agent_header="user-agent", accept_header_value="application/json",
-                security=config.security, timeout_ms=timeout_ms)
-            retries = config.retry_config
-            res = await self.do_request_async(
-                hook_ctx=HookContext(config=config, base_url=base_url or "",
-                                     operation_id="jobs_api_routes_fine_tuning_get_fine_tuning_job",
-                                     oauth2_scopes=None,
-                                     security_source=get_security_from_env(config.security, models.Security),
-                                     tags=["fine-tuning"], extensions=None),
-                request=req, is_error_status_code=lambda c: utils.match_status_codes(["4XX", "5XX"], c),
-                retry_config=(retries, ["429", "500", "502", "503", "504"])
-                if isinstance(retries, utils.RetryConfig) else None)
-            text = await utils.stream_to_text_async(res)
-            if not utils.match_response(res, "200", "application/json"):
-                raise errors.SDKError("API error occurred", res, text)
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise errors.SDKError(f"invalid JSON body ({exc.msg})", res, text) from None
-
-    return FineTuningJobs(client.sdk_configuration, parent_ref=client)
-
-
-async def fetch_curve(job_id: str, *, base_url: str | None = None, key_env: str = KEY_ENV,
-                      timeout_s: float = 60.0) -> TrainingCurve:
-    """Fetch one job's checkpoints; ConfigError without a key or for an unknown job, EvalkitError otherwise."""
-    key = os.environ.get(key_env, "").strip()
-    if not key:
-        raise ConfigError(f"evalkit finetune-metrics needs a Mistral API key: the environment variable {key_env} is "
-                          f"unset or empty. Export it (or pass --api-key-env NAME).")
     if not job_id.strip():
         raise ConfigError("JOB_ID must be a fine-tuning job id, got an empty string")
+    spec = ModelSpec(name="finetune-metrics", provider=provider, model=job_id, base_url=base_url,
+                     api_key_env=key_env, timeout_s=timeout_s)
+    client = create_provider(spec)
     try:
-        import httpx2
-        from mistralai.client import Mistral, errors
-        from mistralai.client.utils import BackoffStrategy, RetryConfig
-    except ImportError as exc:
-        raise MissingDependencyError("mistralai", "evalkit finetune-metrics") from exc
-    # The SDK appends `/v1/...` itself: a base URL given with a trailing `/v1` is trimmed (as the provider does).
-    server_url = base_url.rstrip("/").removesuffix("/v1") if base_url else None
-    http = httpx2.AsyncClient(follow_redirects=True)
-    client = Mistral(api_key=key, server_url=server_url, async_client=http,
-                     retry_config=RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, 30000), True),
-                     timeout_ms=int(timeout_s * 1000))
-    try:
-        job = await _get_job(client, job_id)
-    except errors.MistralError as exc:
-        body = " ".join((exc.body or "").split())[:300].replace(key, "***")
-        if exc.status_code == 404:
-            raise ConfigError(f"no fine-tuning job '{job_id}' (HTTP 404): check the id with your Mistral console "
-                              f"or API ({body})") from None
-        if exc.status_code in (401, 403):
-            raise ConfigError(f"the Mistral API refused the key in {key_env} (HTTP {exc.status_code}): {body}") from None
-        raise EvalkitError(f"fetching fine-tuning job '{job_id}' failed: HTTP {exc.status_code}: {body}") from None
-    except (httpx2.TransportError, errors.NoResponseError) as exc:
-        raise EvalkitError(f"fetching fine-tuning job '{job_id}': could not reach the Mistral API "
-                           f"({type(exc).__name__}: {str(exc).replace(key, '***')})") from None
+        job = await client.fine_tuning_job(job_id)
     finally:
-        await http.aclose()
+        await client.aclose()
     return curve_from_job(job, where=f"fine-tuning job '{job_id}'")
 
 
@@ -278,7 +201,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--run", type=Path, metavar="RUN_DIR",
                    help="also attach the curve to this finished run (a model's metadata must name the job_id) and "
                         "re-render its report")
-    p.add_argument("--base-url", help="API root (default: Mistral's public API)")
+    p.add_argument("--provider", default=DEFAULT_PROVIDER, help=f"provider whose fine-tuning jobs API to ask "
+                                                               f"(default: {DEFAULT_PROVIDER})")
+    p.add_argument("--base-url", help="API root (default: the provider's public API)")
     p.add_argument("--api-key-env", default=KEY_ENV, metavar="NAME",
                    help=f"environment variable holding the key (default: {KEY_ENV})")
 
@@ -296,7 +221,8 @@ def cmd(args: Any, console: Any) -> int:
         if not names:
             raise ConfigError(f"--run {args.run}: no model of this run names job_id '{args.job_id}' in its metadata "
                               f"(e.g. [models.ft] metadata = {{job_id = \"{args.job_id}\"}} in evalkit.toml)")
-    curve = asyncio.run(fetch_curve(args.job_id, base_url=args.base_url, key_env=args.api_key_env))
+    curve = asyncio.run(fetch_curve(args.job_id, provider=args.provider, base_url=args.base_url,
+                                    key_env=args.api_key_env))
     path, svg = save_curve(curve, finetune_dir(args.out))
     table = Table(title=f"fine-tuning job {curve.job_id} ({curve.status or 'status unknown'}, "
                         f"{curve.base_model or '?'} -> {curve.fine_tuned_model or '?'})")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from evalkit.cache import ResponseCache, cache_key
 from evalkit.errors import ProviderError
 from evalkit.model_spec import ModelSpec, Price
-from evalkit.providers.base import Provider, Streaming
+from evalkit.providers.base import Provider
+from evalkit.providers.batch import BatchAPI, BatchOutcome, Progress, run_batch
 from evalkit.ratelimit import RateLimiter
 from evalkit.records import Generation, ProviderResponse, Request, Usage
 from evalkit.retry import RetryPolicy
@@ -54,11 +55,14 @@ class Model:
     """Stream answers where the provider supports it, to record time to first token (Generation.ttft_s)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.provider, Provider):
+            raise TypeError(f"model '{self.spec.name}': the provider must be an evalkit.providers.Provider, got "
+                            f"{type(self.provider).__name__}")
         self._semaphore = asyncio.Semaphore(self.spec.concurrency)
         self._rng = random.Random(self.seed)
-        # Predictions replayed from a file must be re-read every run, not frozen in the cache.
-        self._cacheable = self.cache is not None and getattr(self.provider, "cacheable", True)
-        self._streams = self.stream and isinstance(self.provider, Streaming)
+        self._cacheable = self.cache is not None and self.provider.cacheable
+        self._streams = self.stream and self.provider.supports_streaming
+        self._batch: BatchAPI | None = self.provider.batch_api()
 
     @property
     def streams(self) -> bool:
@@ -70,13 +74,27 @@ class Model:
         """The model's name in `--models`."""
         return self.spec.name
 
+    @property
+    def offline(self) -> bool:
+        """True when the provider answers without any network service (see Provider.offline)."""
+        return self.provider.offline
+
+    @property
+    def supports_batch(self) -> bool:
+        """True when the provider has a vendor batch API (see Provider.batch_api)."""
+        return self._batch is not None
+
+    def call_key(self, request: Request) -> str:
+        """The content address of one call: its cache key, also the identity that deduplicates answers."""
+        return cache_key(self.spec, request, self.provider.cache_identity(request))
+
     def is_cached(self, request: Request) -> bool:
         """True when `request` would be answered from the cache without a call."""
-        return self._cacheable and self.cache is not None and self.cache.get(cache_key(self.spec, request)) is not None
+        return self._cacheable and self.cache is not None and self.cache.get(self.call_key(request)) is not None
 
     async def generate(self, request: Request) -> Generation:
         """One call with caching and bounded retries; failures come back as a Generation with `error`."""
-        key = cache_key(self.spec, request) if self._cacheable else ""
+        key = self.call_key(request) if self._cacheable else ""
         if self._cacheable and self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -123,7 +141,7 @@ class Model:
         parts: list[str] = []
         ttft: float | None = None
         usage, finish = Usage(), None
-        async for chunk in self.provider.stream(request):  # type: ignore[attr-defined]
+        async for chunk in self.provider.stream(request):
             if chunk.text:
                 if ttft is None:
                     ttft = time.perf_counter() - start
@@ -143,11 +161,20 @@ class Model:
                           cost_usd=call_cost(self.spec.price, response.usage), cached=cached, retries=retries,
                           ttft_s=ttft)
 
+    async def run_batch(self, requests: list[Request], progress: Progress | None = None) -> BatchOutcome:
+        """Answer the uncached `requests` through the provider's batch API into the cache (see
+        evalkit.providers.batch); counts the requests the job was sent as calls."""
+        if self._batch is None:
+            raise ProviderError(f"model '{self.name}': provider '{self.spec.provider}' has no batch API",
+                                retryable=False)
+        outcome = await run_batch(self._batch, self.spec, [(self.call_key(r), r) for r in requests],
+                                  self.cache if self._cacheable else None, progress=progress)
+        self.stats.calls += outcome.submitted
+        return outcome
+
     async def warmup(self) -> None:
         """Let the provider load what it needs before any call is timed (no-op for most providers)."""
-        warm = getattr(self.provider, "warmup", None)
-        if warm is not None:
-            await warm()
+        await self.provider.warmup()
 
     async def aclose(self) -> None:
         """Release the provider."""

@@ -14,17 +14,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from evalkit.cache import ResponseCache, cache_key
+from evalkit.cache import ResponseCache
 from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_models
 from evalkit.errors import ConfigError, ProviderError
 from evalkit.finetune_metrics import attach_training
 from evalkit.loaders import load_data
 from evalkit.model import Model
+from evalkit.model_pool import ModelPool, build_models
 from evalkit.model_spec import ModelSpec
 from evalkit.operational import operational_metrics
 from evalkit.prompts import render_prompt
-from evalkit.providers import create_provider
-from evalkit.ratelimit import RateLimiter
 from evalkit.records import (Generation, GenerationParams, Prompt, PromptTemplate, Request, RunInfo, RunResult, Sample,
                              SampleResult, TaskSummary)
 from evalkit.report import write_report
@@ -32,7 +31,7 @@ from evalkit.retry import RetryPolicy
 from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SUITE_FILE, SUMMARY_FILE, RunStore,
                            new_run_dir)
 from evalkit.suite import SuiteSpec
-from evalkit.tasks import ScoringContext, SummaryContext, Task, create_task
+from evalkit.tasks import RunPolicy, ScoringContext, SummaryContext, Task, create_task
 from evalkit.version import __version__
 
 DATA_WARNINGS_FILE = "data_warnings.json"
@@ -60,28 +59,9 @@ class RunOptions:
     judge: str | None = None
     """Judge model name (`--judge`) for tasks that need one."""
     batch: bool = False
-    """`--batch`: answer `mistral` models through Mistral's Batch API (evalkit.providers.mistral_batch)."""
+    """`--batch`: answer the models whose provider has a batch API through it (evalkit.providers.batch)."""
     show_progress: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-@dataclass(frozen=True)
-class RunPolicy:
-    """What a task may ask of the runner, through an optional `run_policy` attribute (e.g. the latency task).
-
-    Command-line choices still win where they overlap (`--concurrency`); the defaults change nothing.
-    """
-
-    use_cache: bool = True
-    """False: the task's calls never read or write the response cache (a cached answer has no real timing)."""
-    stream: bool = False
-    """Stream answers where the provider can, so the wrapper records time to first token."""
-    concurrency: int | None = None
-    """Calls in flight per model, unless `--concurrency` is given."""
-    sequential_models: bool = False
-    """Call one model after the other instead of all at once (models do not compete for the machine)."""
-    warmup_requests: int = 0
-    """Untimed calls per model (the first prompt) before the measured ones; not stored."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +165,6 @@ class Runner:
         self.attempts = options.attempts if options.attempts is not None else (suite.attempts or 1)
         if self.attempts < 1:
             raise ConfigError(f"--attempts must be >= 1, got {self.attempts}")
-        if options.batch and not any(s.provider == "mistral" for s in self.specs):
-            raise ConfigError(f"--batch: none of the models uses provider 'mistral' ({', '.join(names)}); the Batch "
-                              f"API is Mistral's")
         if options.batch and not options.use_cache:
             raise ConfigError("--batch needs the response cache (batch answers reach the run through it): drop "
                               "--no-cache")
@@ -195,29 +172,23 @@ class Runner:
         if options.limit is not None and options.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {options.limit}")
         self.task = create_task(suite.task, suite.task_args, suite.path)
-        self.policy: RunPolicy = getattr(self.task, "run_policy", None) or RunPolicy()
+        self.policy: RunPolicy = self.task.run_policy
         if options.concurrency is None and self.policy.concurrency is not None:
             self.specs = [s.model_copy(update={"concurrency": self.policy.concurrency}) for s in self.specs]
-        self.judge_spec = judge if getattr(self.task, "needs_judge", False) else None
+        self.judge_spec = judge if self.task.needs_judge else None
         self.store: RunStore | None = None
         self.info: RunInfo | None = None
 
-    def _models(self, cache: ResponseCache | None) -> tuple[list[Model], Model | None]:
-        """The compared models and the judge (if the task needs one)."""
-        # Providers are built (keys checked, files found) for every model before any call is made.
-        specs = self.specs + ([self.judge_spec] if self.judge_spec else [])
-        providers = [create_provider(spec) for spec in specs]
-        limiters: dict[tuple[str, str | None], RateLimiter] = {}
-        models = []
-        for spec, provider in zip(specs, providers, strict=True):
-            limiter = None
-            if spec.requests_per_second:
-                limiter = limiters.setdefault((spec.provider, spec.base_url), RateLimiter(spec.requests_per_second))
-            models.append(Model(spec=spec, provider=provider, cache=cache, limiter=limiter,
-                                retry=self.options.retry, seed=self.options.seed,
-                                stream=self.policy.stream and spec is not self.judge_spec))
-        judge = models.pop() if self.judge_spec else None
-        return models, judge
+    def _models(self, cache: ResponseCache | None, sample_ids: Sequence[str]) -> ModelPool:
+        """The compared models and the judge (if the task needs one), checked before any call."""
+        pool = build_models(self.specs, cache=cache, retry=self.options.retry, seed=self.options.seed,
+                            stream=self.policy.stream, judge=self.judge_spec)
+        if self.options.batch and not any(m.supports_batch for m in pool.models):
+            raise ConfigError(f"--batch: none of the models ({', '.join(m.name for m in pool.models)}) has a "
+                              f"provider with a batch API")
+        for m in pool.models:
+            m.provider.check_sample_ids(sample_ids)
+        return pool
 
     async def run(self) -> RunOutcome:
         """Execute the whole pipeline and write the run directory."""
@@ -230,11 +201,9 @@ class Runner:
             self.console.print(f"[yellow]data:[/yellow] and {len(loaded.warnings) - MAX_DATA_NOTES} more skipped")
         if opts.limit is not None:
             samples = samples[: opts.limit]
-        check = getattr(self.task, "check_samples", None)  # the optional SampleChecker hook
-        if check is not None:
-            data = self.suite.data
-            check(samples, str(self.suite.directory / data.path) if data.source in ("jsonl", "csv") else
-                  f"{data.source} data set {data.path!r}")
+        data = self.suite.data
+        self.task.check_samples(samples, str(self.suite.directory / data.path) if data.source in ("jsonl", "csv")
+                                else f"{data.source} data set {data.path!r}")
         prompts, templates = build_prompts(self.suite, self.task, self.specs, samples)
         params = self.suite.generation
         if params.seed is None:
@@ -243,7 +212,8 @@ class Runner:
             # Sampling is needed for repeated attempts to differ; greedy attempts would all be identical.
             params = params.model_copy(update={"temperature": 0.7})
         cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache and self.policy.use_cache else None
-        models, judge = self._models(cache)
+        pool = self._models(cache, [s.id for s in samples])
+        models, judge = pool.models, pool.judge
 
         run_dir = new_run_dir(opts.out_dir, self.suite.name)
         self.store = store = RunStore(run_dir)
@@ -253,22 +223,16 @@ class Runner:
                             seed=opts.seed, limit=opts.limit, started_at=_now(), evalkit_version=__version__,
                             prompts=templates, generation_params=params.model_dump(mode="json"),
                             judge=self.judge_spec.public_dict() if self.judge_spec else None,
-                            offline_judge=self.judge_spec is not None and self.judge_spec.provider == "llamacpp")
+                            offline_judge=judge is not None and judge.offline)
         store.write_info(self.info)
         store.write_json(SUITE_FILE, self.suite.model_dump(mode="json"))
         store.write_records(SAMPLES_FILE, samples)
         try:
             # Only models that will make calls need loading; a run served from the cache stays instant.
-            # (Checked only for providers that warm up: the check looks up every call in the cache, which on a
-            # 10k-sample re-run costs as much as serving the run from it.)
-            # One after the other: two llama.cpp models loading at once in two threads (e.g. the embedded base and
-            # a LoRA `ft`) end the whole process, silently and with status 0.
-            for m in models:
-                if getattr(m.provider, "warmup", None) is not None and self._needs_calls(m, samples, prompts, params):
-                    await m.warmup()
+            await pool.warm_up(models, lambda m: self._needs_calls(m, samples, prompts, params))
             generations = await self._generate(models, samples, prompts, params)
             if judge is not None:
-                await judge.warmup()
+                await pool.warm_up([judge])
             results = await self._score(samples, generations, judge)
             names = tuple(s.name for s in self.specs)
             summary = self.task.summarize(samples, results, SummaryContext(models=names, reference=self.reference,
@@ -298,8 +262,8 @@ class Runner:
             raise
         finally:
             store.close()
-            for m in models + ([judge] if judge else []):
-                await m.aclose()
+            for problem in await pool.aclose():
+                self.console.print(f"[yellow]warning:[/yellow] {escape(problem)}")
             if cache is not None:
                 cache.close()
         counted = models + ([judge] if judge else [])
@@ -345,9 +309,9 @@ class Runner:
                 request = Request(prompt=prompts[model.name][i], sample_id=samples[i].id, attempt=attempt,
                                   params=attempt_params(run_params, attempt, samples[i].id, sampled=sampled))
                 gen = await model.generate(request)
-                if gen.cached and fresh and cache_key(model.spec, request) in fresh:
+                if gen.cached and fresh and model.call_key(request) in fresh:
                     # Answered by this run's batch job: a new answer served through the cache, not a cache hit.
-                    fresh.discard(cache_key(model.spec, request))
+                    fresh.discard(model.call_key(request))
                     model.stats.cache_hits -= 1
                     gen = gen.model_copy(update={"cached": False})
                 store.append(GENERATIONS_FILE, gen)
@@ -364,27 +328,25 @@ class Runner:
         return [g for gens in per_model for g in gens]
 
     async def _batch(self, model: Model, requests: Sequence[Request], progress: Progress) -> set[str]:
-        """With --batch, answer a `mistral` model's uncached requests by one batch job (into the cache).
+        """With --batch, answer the uncached requests of a model whose provider has a batch API by one batch job
+        (into the cache).
 
         Returns the cache keys the job answered. A job that cannot be run at all leaves every request to the
         synchronous path (with a note); lines that failed are retried there too.
         """
-        if not self.options.batch or model.spec.provider != "mistral":
+        if not self.options.batch or not model.supports_batch:
             return set()
-        from evalkit.providers.mistral_batch import run_batch
-
         bar = progress.add_task(f"{model.name} (batch)", total=len(requests))
 
         def report(done: int, total: int, status: str) -> None:
             progress.update(bar, completed=done, total=total, description=f"{model.name} (batch {status.lower()})")
 
         try:
-            outcome = await run_batch(model.provider, model.spec, requests, model.cache, progress=report)
+            outcome = await model.run_batch(list(requests), progress=report)
         except ProviderError as exc:
             self.batch_notes.append(f"{model.name}: the batch job could not run ({exc}); its requests were sent "
                                     f"synchronously")
             return set()
-        model.stats.calls += outcome.submitted
         self.batch_notes.append(outcome.note(model.name))
         return set(outcome.answered)
 
@@ -393,7 +355,7 @@ class Runner:
         assert self.store is not None
         # A task that declares `uses_attempts = True` gets every attempt (a tuple per model, in attempt order);
         # any other task gets attempt 0 only, one Generation per model.
-        every = bool(getattr(self.task, "uses_attempts", False))
+        every = self.task.uses_attempts
         by_sample: dict[str, dict[str, Generation | tuple[Generation, ...]]] = {}
         for g in sorted(generations, key=lambda g: g.attempt):
             if every:

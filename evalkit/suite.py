@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalkit.errors import ConfigError
+from evalkit.user_errors import unknown_name, validation_error
+from evalkit.yaml_file import read_yaml_mapping
 from evalkit.search_path import search_dirs
 from evalkit.records import GenerationParams
 
@@ -138,47 +139,17 @@ def resolve_suite_path(name_or_path: str) -> Path:
     suites = available_suites()
     if name_or_path in suites:
         return suites[name_or_path]
-    import difflib
-
-    close = difflib.get_close_matches(name_or_path, suites, n=3)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown suite '{name_or_path}': not a file, and not one of the available suites "
-                      f"({', '.join(sorted(suites)) or 'none found'}).{hint}")
+    raise unknown_name("suite", name_or_path, suites, hint="(It is not a suite file or folder either.)")
 
 
 def load_suite(name_or_path: str) -> SuiteSpec:
     """Read and validate a suite file; errors name the file and the field."""
     path = resolve_suite_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a suite file must be a YAML mapping, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "a suite file")
     raw.setdefault("name", path.parent.name)
     try:
         return SuiteSpec(**raw, path=path)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+        raise validation_error(exc, where=str(path), model=SuiteSpec) from None
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: `field.path: message (got: value)`."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        got = err.get("input")
-        got_text = "" if isinstance(got, dict) else f" (got: {got!r})"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown field")
-        elif err["type"] == "missing":
-            lines.append(f"{loc}: required field is missing")
-        else:
-            lines.append(f"{loc}: {err['msg']}{got_text}")
-    return "; ".join(lines)

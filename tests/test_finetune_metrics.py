@@ -72,7 +72,7 @@ def test_fetch_store_and_plot_through_the_sdk(tmp_path: Path, server: FakeLLMSer
 def test_key_is_required(tmp_path: Path, monkeypatch, server: FakeLLMServer) -> None:
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
     code, _, err = cli("finetune-metrics", JOB_ID, "--base-url", server.url, "--out", str(tmp_path))
-    assert code == 2 and "needs a Mistral API key" in err and "MISTRAL_API_KEY" in err
+    assert code == 2 and "no Mistral API key" in err and "MISTRAL_API_KEY" in err
     assert server.call_count == 0
 
 

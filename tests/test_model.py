@@ -10,16 +10,18 @@ from evalkit.cache import ResponseCache
 from evalkit.errors import ProviderError
 from evalkit.model import Model, call_cost
 from evalkit.model_spec import ModelSpec, Price
+from evalkit.providers import Provider
 from evalkit.records import GenerationParams, Prompt, ProviderResponse, Request, Usage
 from evalkit.retry import RetryPolicy
 
 FAST = RetryPolicy(base_delay_s=0.001, max_delay_s=0.004, max_retry_after_s=0.05)
 
 
-class ScriptedProvider:
+class ScriptedProvider(Provider):
     """Fails with the queued errors first, then answers; records concurrency."""
 
     def __init__(self, errors=(), delay: float = 0.0) -> None:
+        super().__init__(spec())
         self.errors = list(errors)
         self.delay = delay
         self.calls = 0
@@ -40,9 +42,6 @@ class ScriptedProvider:
             return ProviderResponse(text=f"echo:{request.prompt.text}", usage=Usage(prompt_tokens=1000, completion_tokens=500))
         finally:
             self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        pass
 
 
 def spec(**kw) -> ModelSpec:

@@ -8,21 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from evalkit import runner as runner_module
+from evalkit import model_pool
 from evalkit.config import load_config
+from evalkit.providers import Provider
 from evalkit.records import ProviderResponse, Request
 from evalkit.runner import RunOptions, prepare
 from evalkit.suite import load_suite
 
 
-class SlowLoader:
+class SlowLoader(Provider):
     """A provider whose warm-up takes a while and records how many warm-ups overlap."""
 
+    slow_warmup = True
     active = 0
     peak = 0
-
-    def __init__(self, spec) -> None:
-        self.spec = spec
 
     async def warmup(self) -> None:
         SlowLoader.active += 1
@@ -33,13 +32,10 @@ class SlowLoader:
     async def generate(self, request: Request) -> ProviderResponse:
         return ProviderResponse(text="A")
 
-    async def aclose(self) -> None:
-        pass
-
 
 def test_warmups_do_not_overlap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(runner_module, "create_provider", SlowLoader)
+    monkeypatch.setattr(model_pool, "create_provider", SlowLoader)
     (tmp_path / "d.jsonl").write_text(json.dumps({"id": "q1", "input": "q", "target": "A",
                                                   "options": ["x", "y"]}) + "\n", encoding="utf-8")
     (tmp_path / "suite.yaml").write_text("task: multiple_choice\ndata: {path: d.jsonl}\n"

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import ConfigError
 from evalkit.gating._rules import Rule, parse_rule
-from evalkit.suite import format_validation_error
+from evalkit.user_errors import validation_error
+from evalkit.yaml_file import parse_yaml
 
 __all__ = ["BaselineSpec", "GateSpec", "SourcedRule", "gate_spec", "load_rules_file"]
 
@@ -106,9 +106,9 @@ def _parse(raw: Any, path: Path | None, field: str) -> tuple[GateSpec, list[Sour
     try:
         spec = GateSpec.model_validate(mapping)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {format_validation_error(exc)}. Allowed keys: rules (list of rules), "
-                          "max_failed (int >= 0), max_failed_rate (0..1), baseline (models, metrics, tolerance, "
-                          "tolerances)") from None
+        raise validation_error(exc, where=where, model=GateSpec,
+                               allowed="rules (list of rules), max_failed (int >= 0), max_failed_rate (0..1), "
+                                       "baseline (models, metrics, tolerance, tolerances)") from None
     rules = []
     for i, text in enumerate(spec.rules):
         at = _line_of(path, text.strip()) if text.strip() else str(path)
@@ -146,12 +146,7 @@ def load_rules_file(path: Path) -> tuple[Any, str]:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raw = parse_yaml(text, str(path))
         if isinstance(raw, Mapping) and "gates" in raw:
             return raw["gates"], "gates"
         return raw, "gates"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from evalkit.errors import ConfigError
+from evalkit.user_errors import unknown_name, validation_error
+from evalkit.yaml_file import read_yaml_mapping
 from evalkit.records import Record
 
 __all__ = ["BUILTIN_TASKS", "StudyTask", "load_study_task"]
@@ -69,23 +69,11 @@ def load_study_task(name_or_path: str) -> StudyTask:
         return BUILTIN_TASKS[name_or_path]
     path = Path(name_or_path)
     if not path.is_file():
-        import difflib
-
-        close = difflib.get_close_matches(name_or_path, BUILTIN_TASKS, n=2)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ConfigError(f"--task: unknown study task {name_or_path!r}: not one of {sorted(BUILTIN_TASKS)} and "
-                          f"not a YAML file.{hint}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a study task file must be a YAML mapping, got {type(raw).__name__}")
+        raise unknown_name("study task", name_or_path, BUILTIN_TASKS, where="--task",
+                           hint="(It is not a YAML file either.)")
+    raw = read_yaml_mapping(path, "a study task file")
     raw.setdefault("name", path.stem)
     try:
         return StudyTask.model_validate(raw)
     except ValidationError as exc:
-        e = exc.errors()[0]
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: field {field}: {e['msg']} (allowed fields: "
-                          f"{', '.join(StudyTask.model_fields)})") from None
+        raise validation_error(exc, where=str(path), model=StudyTask) from None

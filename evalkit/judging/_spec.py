@@ -7,7 +7,6 @@ answers side by side; `single`: one answer), a Jinja2 `template`, the JSON Schem
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Mapping
 from functools import cached_property
@@ -16,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 import jinja2
 import jinja2.meta
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import ConfigError
 from evalkit.search_path import search_dirs
-from evalkit.suite import format_validation_error
+from evalkit.user_errors import unknown_name, validation_error
+from evalkit.yaml_file import read_yaml_mapping
 
 __all__ = [
     "BUILTIN_VARIABLES",
@@ -233,33 +232,23 @@ def find_judge(name_or_path: str, *, relative_to: Path | None = None, where: str
     judges = available_judges()
     if name_or_path in judges:
         return load_judge(judges[name_or_path])
-    close = difflib.get_close_matches(name_or_path, judges, n=3)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ConfigError(f"{where + ': ' if where else ''}unknown judge '{name_or_path}': not a .yaml file, and not "
-                      f"one of the judges in {', '.join(map(str, judge_dirs())) or 'no judges folder'} "
-                      f"({', '.join(sorted(judges)) or 'none'}).{hint}")
+    folders = ", ".join(map(str, judge_dirs())) or "no judges folder"
+    raise unknown_name("judge", name_or_path, judges, where=where,
+                       hint=f"(Judges are .yaml files, found in {folders}.)")
 
 
 def load_judge(path: Path) -> JudgeSpec:
     """Read and validate one judge file; a ConfigError names the file and the field at fault."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raw = read_yaml_mapping(path, "a judge file")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read judge file: {exc.strerror}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a judge file must be a YAML mapping, got {type(raw).__name__}")
     if "path" in raw:
         raise ConfigError(f"{path}: path: unknown field")
     try:
         spec = JudgeSpec(**raw, path=path.resolve())
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
+        raise validation_error(exc, where=str(path), model=JudgeSpec) from None
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if spec.id != path.stem:

@@ -1,33 +1,37 @@
-"""Model providers: one module per vendor, registered here by name and imported only when used."""
+"""Model providers: one module per vendor, registered here by name and imported only when used.
+
+A provider is a subclass of `Provider` (evalkit.providers.base) taking a ModelSpec; it implements `generate`
+and overrides the declared abilities that differ from their defaults. Third-party providers register through
+the entry-point group `evalkit.providers` (`name = "package.module:ProviderClass"`).
+"""
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from evalkit.errors import ConfigError
 from evalkit.model_spec import ModelSpec
-from evalkit.providers.base import Provider, ProviderFactory
+from evalkit.providers.base import Provider, ProviderFactory, StreamChunk
 from evalkit.registry import Registry
 
-__all__ = ["Provider", "ProviderFactory", "create_provider", "providers"]
+__all__ = ["Provider", "ProviderFactory", "StreamChunk", "create_provider", "provider_class", "providers"]
 
-providers: Registry[ProviderFactory] = Registry("provider", "evalkit.providers")
+providers: Registry[type[Provider]] = Registry("provider", "evalkit.providers")
 
-
-def _lazy(module: str, cls: str) -> ProviderFactory:
-    """A factory that imports the provider module (and so its SDK) only when a model needs it."""
-
-    def factory(spec: ModelSpec) -> Provider:
-        return getattr(import_module(module), cls)(spec)
-
-    return factory
+providers.register_lazy("mistral", "evalkit.providers.mistral:MistralProvider")
+providers.register_lazy("openai", "evalkit.providers.openai_compat:OpenAIProvider")
+providers.register_lazy("llamacpp", "evalkit.providers.llamacpp:LlamaCppProvider")
+providers.register_lazy("replay", "evalkit.providers.replay:ReplayProvider")
 
 
-providers.register("mistral")(_lazy("evalkit.providers.mistral", "MistralProvider"))
-providers.register("openai")(_lazy("evalkit.providers.openai_compat", "OpenAIProvider"))
-providers.register("llamacpp")(_lazy("evalkit.providers.llamacpp", "LlamaCppProvider"))
-providers.register("replay")(_lazy("evalkit.providers.replay", "ReplayProvider"))
+def provider_class(name: str, *, where: str = "") -> type[Provider]:
+    """The Provider subclass registered as `name`; ConfigError when unknown or not a Provider subclass."""
+    cls = providers.get(name, where=where)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        loc = f"{where}: " if where else ""
+        raise ConfigError(f"{loc}provider '{name}' is registered as {cls!r}, which is not a subclass of "
+                          f"evalkit.providers.Provider (derive from it and implement `generate`)")
+    return cls
 
 
 def create_provider(spec: ModelSpec) -> Provider:
     """Build the provider serving `spec` (validates keys and files before any call is made)."""
-    return providers.get(spec.provider, where=f"model '{spec.name}'")(spec)
+    return provider_class(spec.provider, where=f"model '{spec.name}'")(spec)

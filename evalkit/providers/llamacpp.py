@@ -8,10 +8,11 @@ context is not thread-safe, so every call runs in a worker thread while holding 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +20,47 @@ from evalkit.embedded_model import EMBEDDED_BASE_ALIAS, embedded_base_gguf
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.providers._http import label
-from evalkit.providers.base import StreamChunk
+from evalkit.providers.base import Provider, StreamChunk
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["LlamaCppProvider"]
 
 _OPTIONS = {"n_ctx": int, "n_threads": int, "seed": int, "chat_format": str}
+_NOT_IN_ANSWER = ("n_threads",)
+"""Options that change speed, not answers: left out of the cache key."""
 DEFAULT_N_CTX = 2048
+_HASHED_UP_TO = 64 * 1024 * 1024
+"""Files up to this size (adapters) are identified by content; bigger ones (weights) by name, size and mtime."""
 
 
-class LlamaCppProvider:
+def file_identity(path: Path) -> str:
+    """Content hash of a small file (an adapter); name, size and mtime of a big one (multi-100 MB weights)."""
+    st = path.stat()
+    if st.st_size > _HASHED_UP_TO:
+        return f"{path.name}:{st.st_size}:{int(st.st_mtime)}"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class LlamaCppProvider(Provider):
     """Completion prompts → `create_completion`; chat → `create_chat_completion` (the GGUF's chat template).
 
     Options: `n_ctx` (default 2048), `n_threads` (default: all CPUs), `seed` (the context's default seed),
     `chat_format` (a llama-cpp-python chat format name, for GGUFs that carry no chat template).
+    Abilities: offline, streaming, a slow warm-up (loading the weights). The cache key holds the weights'
+    and the adapter's identity, so retraining an adapter never serves the old adapter's answers.
     """
 
+    offline = True
+    supports_streaming = True
+    slow_warmup = True
+
+    @classmethod
+    def path_fields(cls, model: str) -> tuple[str, ...]:
+        """`adapter` and `path`, and `model` when it names a .gguf file rather than the embedded alias."""
+        return ("adapter", "path", "model") if model.endswith(".gguf") else ("adapter", "path")
+
     def __init__(self, spec: ModelSpec) -> None:
-        self.spec = spec
+        super().__init__(spec)
         for name, value in spec.options.items():
             if name not in _OPTIONS:
                 raise ConfigError(f"{label(spec)}: unknown option {name!r} for provider 'llamacpp'; "
@@ -60,6 +84,15 @@ class LlamaCppProvider:
                                   "`adapter` must be the path of a GGUF LoRA file")
         self._lock = threading.Lock()
         self._llm: Any = None
+        self._identity = {
+            "model_file": file_identity(self.model_path),
+            "adapter": file_identity(self.adapter_path) if self.adapter_path is not None else "",
+            "options": json.dumps({k: v for k, v in sorted(spec.options.items()) if k not in _NOT_IN_ANSWER}),
+        }
+
+    def cache_identity(self, request: Request) -> Mapping[str, str]:
+        """The weights' and adapter's identity and the options that change answers (not the thread count)."""
+        return self._identity
 
     @staticmethod
     def _resolve_model(spec: ModelSpec) -> Path:
@@ -230,9 +263,7 @@ class LlamaCppProvider:
     def _unload(self) -> None:
         with self._lock:
             if self._llm is not None:
-                close = getattr(self._llm, "close", None)
-                if close is not None:
-                    close()
+                self._llm.close()
                 self._llm = None
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import _http
-from evalkit.providers.base import StreamChunk
+from evalkit.providers.base import Provider, StreamChunk
+from evalkit.providers.batch import BatchAPI
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["MistralProvider"]
@@ -23,11 +24,17 @@ _VENDOR = "Mistral"
 DEFAULT_KEY_ENV = "MISTRAL_API_KEY"
 
 
-class MistralProvider:
-    """Calls `chat.complete_async`; a completion-style text prompt is sent as one user message."""
+class MistralProvider(Provider):
+    """Calls `chat.complete_async`; a completion-style text prompt is sent as one user message.
+
+    Abilities: streaming (`chat.stream_async`), Mistral's Batch API (evalkit.providers.mistral_batch) and the
+    fine-tuning jobs API (evalkit.providers.mistral_jobs).
+    """
+
+    supports_streaming = True
 
     def __init__(self, spec: ModelSpec) -> None:
-        self.spec = spec
+        super().__init__(spec)
         if spec.options:
             raise ConfigError(f"{_http.label(spec)}: provider 'mistral' takes no options, got "
                               f"{sorted(spec.options)}")
@@ -64,8 +71,8 @@ class MistralProvider:
         # first is built now (each costs an SSL context): a run served from the cache never needs the others.
         self._new_client = new_client
         self._clients: list[Any] = [new_client()] + [None] * (_http.client_count(spec.concurrency) - 1)
-        self._client = self._clients[0]
-        """One SDK client for single calls outside the hot path (batch jobs, file uploads)."""
+        self.client = self._clients[0]
+        """One SDK client for single calls outside the hot path (batch jobs, file uploads, fine-tuning jobs)."""
         self._turn = itertools.count()
 
     def _next_client(self) -> Any:
@@ -77,16 +84,16 @@ class MistralProvider:
 
     async def generate(self, request: Request) -> ProviderResponse:
         """One chat completion; ProviderError classified as retryable or not on any failure."""
-        kwargs = self._request_kwargs(request)
+        kwargs = self.request_kwargs(request)
         try:
             response = await self._next_client().chat.complete_async(**kwargs)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
-            raise self._classify(exc) from exc
-        return self._response(response)
+            raise self.classify(exc) from exc
+        return self.parse_response(response)
 
     async def stream(self, request: Request) -> AsyncIterator[StreamChunk]:
         """The same call through `chat.stream_async` (server-sent events); usage comes with the last chunk."""
-        kwargs = self._request_kwargs(request)
+        kwargs = self.request_kwargs(request)
         events = None
         try:
             events = await self._next_client().chat.stream_async(**kwargs)
@@ -102,10 +109,22 @@ class MistralProvider:
                     prompt_tokens=getattr(usage, "prompt_tokens", None),
                     completion_tokens=getattr(usage, "completion_tokens", None)))
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
-            raise self._classify(exc) from exc
+            raise self.classify(exc) from exc
         finally:
             if events is not None:
                 await events.close()
+
+    def batch_api(self) -> BatchAPI:
+        """Mistral's Batch API for this model."""
+        from evalkit.providers.mistral_batch import MistralBatch
+
+        return MistralBatch(self)
+
+    async def fine_tuning_job(self, job_id: str) -> dict[str, Any]:
+        """The fine-tuning job `job_id` as the API sends it (GET /v1/fine_tuning/jobs/{job_id})."""
+        from evalkit.providers.mistral_jobs import get_job
+
+        return await get_job(self, job_id)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
@@ -114,7 +133,8 @@ class MistralProvider:
 
     # -------------------------------------------------------------------------------------------------------
 
-    def _request_kwargs(self, request: Request) -> dict[str, Any]:
+    def request_kwargs(self, request: Request) -> dict[str, Any]:
+        """The chat-completion call's keyword arguments (also each batch line's body)."""
         params = request.params
         prompt = request.prompt
         if prompt.text is not None:
@@ -140,7 +160,8 @@ class MistralProvider:
             )
         return kwargs
 
-    def _response(self, response: Any) -> ProviderResponse:
+    def parse_response(self, response: Any) -> ProviderResponse:
+        """An SDK ChatCompletionResponse as a ProviderResponse (malformed: a retryable ProviderError)."""
         choices = getattr(response, "choices", None) or []
         message = getattr(choices[0], "message", None) if choices else None
         if message is None:
@@ -153,7 +174,8 @@ class MistralProvider:
             finish_reason=str(choices[0].finish_reason) if choices[0].finish_reason is not None else None,
         )
 
-    def _classify(self, exc: Exception) -> ProviderError:
+    def classify(self, exc: Exception) -> ProviderError:
+        """Any SDK or transport failure as a ProviderError, retryable or not; the key never appears in it."""
         from mistralai.client import errors
         from pydantic import ValidationError
 

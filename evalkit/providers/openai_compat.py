@@ -16,7 +16,8 @@ from typing import Any
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import _http
-from evalkit.providers.base import StreamChunk
+from evalkit.providers.base import Provider, StreamChunk
+from evalkit.providers.batch import BatchAPI
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["OpenAIProvider"]
@@ -27,14 +28,18 @@ PLACEHOLDER_KEY = "not-needed"
 _OPTIONS = ("headers",)
 
 
-class OpenAIProvider:
-    """Calls `chat.completions.create` for messages and `completions.create` for raw text prompts.
+class OpenAIProvider(Provider):
+    """Calls `/chat/completions` for messages and `/completions` for raw text prompts.
 
-    Options: `headers`, a mapping of extra HTTP headers sent with every request.
+    Options: `headers`, a mapping of extra HTTP headers sent with every request (part of the cache key, as
+    a gateway may route by header). Abilities: streaming, and OpenAI's batch files API
+    (evalkit.providers.openai_batch), which vLLM also serves.
     """
 
+    supports_streaming = True
+
     def __init__(self, spec: ModelSpec) -> None:
-        self.spec = spec
+        super().__init__(spec)
         if not spec.base_url:
             raise ConfigError(f"{_http.label(spec)}: provider 'openai' needs `base_url`, the endpoint's API root "
                               "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama)")
@@ -72,27 +77,37 @@ class OpenAIProvider:
         self._turn = itertools.count()
 
     @property
-    def _client(self) -> Any:
-        """The client for the next call (round robin)."""
+    def client(self) -> Any:
+        """The SDK client for the next call (round robin)."""
         i = next(self._turn) % len(self._clients)
         if self._clients[i] is None:
             self._clients[i] = self._new_client()
         return self._clients[i]
 
-    async def generate(self, request: Request) -> ProviderResponse:
-        """One chat or text completion; ProviderError classified as retryable or not on any failure."""
+    def request_body(self, request: Request) -> tuple[str, dict[str, Any]]:
+        """The endpoint path (`/chat/completions` or `/completions`) and the wire-format body of one call."""
         chat = request.prompt.is_chat
         body = self._chat_kwargs(request) if chat else self._completion_kwargs(request)
         body.update(body.pop("extra_body", None) or {})
+        return ("/chat/completions" if chat else "/completions"), body
+
+    async def generate(self, request: Request) -> ProviderResponse:
+        """One chat or text completion; ProviderError classified as retryable or not on any failure."""
+        chat = request.prompt.is_chat
+        path, body = self.request_body(request)
         try:
             # The SDK's documented low-level call, not `create()`: the body is already in wire format, and
             # create()'s request transform (a walk over the parameter types) was a third of the client's CPU
             # per call (benchmarks/perf). Same client, errors and response types.
-            response = await self._client.post("/chat/completions" if chat else "/completions", body=body,
-                                               cast_to=self._chat_type if chat else self._completion_type)
+            response = await self.client.post(path, body=body, cast_to=self._chat_type if chat else self._completion_type)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
-            raise self._classify(exc) from exc
-        return self._response(response, chat=request.prompt.is_chat)
+            raise self.classify(exc) from exc
+        return self.parse_response(response, chat=chat)
+
+    def parse_body(self, body: dict[str, Any], *, chat: bool) -> ProviderResponse:
+        """A response body (JSON as the server sent it, e.g. a batch result line's) as a ProviderResponse."""
+        return self.parse_response((self._chat_type if chat else self._completion_type).model_validate(body),
+                                   chat=chat)
 
     async def stream(self, request: Request) -> AsyncIterator[StreamChunk]:
         """The same call with `stream=True` (server-sent events); usage comes in the last chunk through
@@ -102,7 +117,7 @@ class OpenAIProvider:
         kwargs.update(stream=True, stream_options={"include_usage": True})
         events = None
         try:
-            client = self._client
+            client = self.client
             create = client.chat.completions.create if chat else client.completions.create
             events = await create(**kwargs)
             async for chunk in events:
@@ -119,10 +134,16 @@ class OpenAIProvider:
                                       prompt_tokens=getattr(usage, "prompt_tokens", None),
                                       completion_tokens=getattr(usage, "completion_tokens", None)))
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
-            raise self._classify(exc) from exc
+            raise self.classify(exc) from exc
         finally:
             if events is not None:
                 await events.close()
+
+    def batch_api(self) -> BatchAPI:
+        """OpenAI's batch files API for this model (`/v1/batches`)."""
+        from evalkit.providers.openai_batch import OpenAIBatch
+
+        return OpenAIBatch(self)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
@@ -157,7 +178,8 @@ class OpenAIProvider:
             kwargs["extra_body"] = {"response_format": _response_format(request.params.json_schema)}
         return kwargs
 
-    def _response(self, response: Any, *, chat: bool) -> ProviderResponse:
+    def parse_response(self, response: Any, *, chat: bool) -> ProviderResponse:
+        """An SDK ChatCompletion or Completion as a ProviderResponse (malformed: a retryable ProviderError)."""
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise _http.malformed_error(self.spec, _VENDOR, "the response has no choices", self._key)
@@ -180,7 +202,8 @@ class OpenAIProvider:
             finish_reason=getattr(choice, "finish_reason", None),
         )
 
-    def _classify(self, exc: Exception) -> ProviderError:
+    def classify(self, exc: Exception) -> ProviderError:
+        """Any SDK or transport failure as a ProviderError, retryable or not; the key never appears in it."""
         oa = self._openai
         if isinstance(exc, ProviderError):
             return exc

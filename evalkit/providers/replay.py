@@ -1,18 +1,26 @@
 """The `replay` provider: predictions made elsewhere, read from a JSONL file and scored without a model call.
 
-Each line of `spec.path` is `{"id": "<sample id>", "output": "<the model's answer>"}`.
+Each line of `spec.path` is `{"id": "<sample id>", "output": "<the model's answer>"}`. Answers are exact: each
+comes from the file as it is now, keyed by the sample id, never from the cache, another model, another file
+or another sample with the same input. Ids the run needs but the file lacks are a data error before any work
+starts (`check_sample_ids`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from evalkit.errors import ConfigError, DataError, ProviderError
 from evalkit.model_spec import ModelSpec
+from evalkit.providers.base import Provider
 from evalkit.records import ProviderResponse, Request, Usage
 
 __all__ = ["ReplayProvider", "load_predictions"]
+
+_MISSING_SHOWN = 5
 
 
 def load_predictions(path: Path) -> dict[str, str]:
@@ -49,11 +57,15 @@ def load_predictions(path: Path) -> dict[str, str]:
     return outputs
 
 
-class ReplayProvider:
+class ReplayProvider(Provider):
     """Serves the stored output of each sample; usage is unknown."""
 
+    cacheable = False
+    """The file is read afresh every run: a rewritten predictions file must never be answered from the cache."""
+    offline = True
+
     def __init__(self, spec: ModelSpec) -> None:
-        self.spec = spec
+        super().__init__(spec)
         if not spec.path:
             raise ConfigError(f"model '{spec.name}' ({spec.model}): provider 'replay' needs `path`, "
                               "a JSONL file of {\"id\": ..., \"output\": ...} lines")
@@ -61,6 +73,21 @@ class ReplayProvider:
         if not self.path.is_file():
             raise ConfigError(f"model '{spec.name}' ({spec.model}): predictions file {self.path} does not exist")
         self._outputs = load_predictions(self.path)
+        self._sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def cache_identity(self, request: Request) -> Mapping[str, str]:
+        """The predictions file's content and the sample id: an answer belongs to one sample of one file."""
+        return {"predictions_sha256": self._sha256, "sample_id": request.sample_id}
+
+    def check_sample_ids(self, sample_ids: Iterable[str]) -> None:
+        """DataError naming the file and the first missing ids when the file lacks a prediction the run needs."""
+        missing = [sid for sid in dict.fromkeys(sample_ids) if sid not in self._outputs]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:_MISSING_SHOWN])
+            more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
+            raise DataError(f"{self.path}: no prediction for {len(missing)} sample id(s) of the run (model "
+                            f"'{self.spec.name}'): {shown}{more}; every sample needs one line "
+                            f'{{"id": ..., "output": ...}}')
 
     async def generate(self, request: Request) -> ProviderResponse:
         """The stored output for `request.sample_id`; a non-retryable ProviderError when there is none."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from evalkit.errors import ConfigError, DataError
+from evalkit.errors import DataError
 from evalkit.metrics.classification import (
     INVALID,
     batch_scores,
@@ -39,7 +39,8 @@ from evalkit.records import (
     TaskSummary,
 )
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
-from evalkit.tasks.base import ScoringContext, SummaryContext, check_results
+from evalkit.user_errors import validation_error
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
 
 __all__ = ["ClassificationArgs", "ClassificationTask", "create"]
 
@@ -95,25 +96,14 @@ class ClassificationArgs(BaseModel):
         return value
 
 
-def _config_error(err: ValidationError, suite_path: Path) -> ConfigError:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        field = f"task_args.{loc}" if loc else "task_args"
-        msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{suite_path}: {field}: {msg} (received {e.get('input')!r})")
-    allowed = ("allowed: labels (list of >= 2 distinct strings), positive_label (one of labels), "
-               "aliases (mapping alias -> label)")
-    # One line: the CLI promises exactly one error line per problem.
-    return ConfigError("; ".join([*lines, allowed]))
-
-
 def create(args: Mapping[str, Any], suite_path: Path) -> ClassificationTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
     try:
         parsed = ClassificationArgs.model_validate(dict(args))
     except ValidationError as e:
-        raise _config_error(e, suite_path) from None
+        raise validation_error(e, where=str(suite_path), prefix="task_args.", model=ClassificationArgs,
+                               allowed="labels (list of >= 2 distinct strings), positive_label (one of labels), "
+                                       "aliases (mapping alias -> label)") from None
     return ClassificationTask(parsed)
 
 
@@ -126,7 +116,7 @@ class _Scored:
     y_pred: tuple[str, ...]
 
 
-class ClassificationTask:
+class ClassificationTask(Task):
     """Parses each output into a label and reports accuracy, F1 and paired comparisons."""
 
     name = "classification"

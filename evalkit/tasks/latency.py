@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.errors import ConfigError
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
-from evalkit.runner import RunPolicy
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.user_errors import validation_error
+from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task
 
 __all__ = ["LatencyArgs", "LatencyTask", "create"]
 
@@ -54,10 +53,9 @@ def create(args: Mapping[str, Any], suite_path: Path) -> LatencyTask:
     try:
         return LatencyTask(LatencyArgs.model_validate(dict(args)))
     except ValidationError as exc:
-        lines = [f"{suite_path}: task_args.{'.'.join(str(p) for p in e['loc'])}: {e['msg']} "
-                 f"(received {e.get('input')!r})" for e in exc.errors()]
-        raise ConfigError("\n".join([*lines, "allowed: concurrency (int >= 1), stream (bool), warmup (int >= 0), "
-                                               "sequential (bool)"])) from None
+        raise validation_error(exc, where=str(suite_path), prefix="task_args.", model=LatencyArgs,
+                               allowed="concurrency (int >= 1), stream (bool), warmup (int >= 0), "
+                                       "sequential (bool)") from None
 
 
 # Per-call quantities, as stored in ModelScore.details["calls"].
@@ -95,7 +93,7 @@ def _call(g: Generation) -> _Call:
             "cached": g.cached, "error": g.error}
 
 
-class LatencyTask:
+class LatencyTask(Task):
     """Times calls; scores nothing."""
 
     name = "latency"

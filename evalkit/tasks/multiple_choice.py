@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evalkit.errors import ConfigError, DataError
+from evalkit.errors import DataError
 from evalkit.metrics.classification import normalize_label
 from evalkit.metrics.multiple_choice import (
     INVALID,
@@ -44,7 +44,8 @@ from evalkit.metrics.multiple_choice import (
 )
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
-from evalkit.tasks.base import ScoringContext, SummaryContext, check_results
+from evalkit.user_errors import validation_error
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
 
 __all__ = ["MultipleChoiceArgs", "MultipleChoiceTask", "create"]
 
@@ -73,13 +74,7 @@ def create(args: Mapping[str, Any], suite_path: Path) -> MultipleChoiceTask:
     try:
         parsed = MultipleChoiceArgs.model_validate(dict(args))
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-            lines.append(f"{suite_path}: task_args{'.' + loc if loc else ''}: {msg} (received {e.get('input')!r})")
-        raise ConfigError("\n".join([*lines, "allowed task_args: " + ", ".join(MultipleChoiceArgs.model_fields)])) \
-            from None
+        raise validation_error(err, where=str(suite_path), prefix="task_args.", model=MultipleChoiceArgs) from None
     return MultipleChoiceTask(parsed)
 
 
@@ -92,7 +87,7 @@ class _Item:
     target: str
 
 
-class MultipleChoiceTask:
+class MultipleChoiceTask(Task):
     """Parses each attempt's answer to a letter; accuracy over attempts, agreement and paired comparisons."""
 
     name = "multiple_choice"

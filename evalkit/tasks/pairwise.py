@@ -43,7 +43,7 @@ from evalkit.records import (
     TaskSummary,
 )
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap, sign_test
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task
 
 __all__ = ["PairwiseTask", "create"]
 
@@ -69,7 +69,7 @@ def _pair_from(score: ModelScore | None, opponent: str) -> PairJudgment | None:
     return None if raw is None else PairJudgment.model_validate(raw)
 
 
-class PairwiseTask:
+class PairwiseTask(Task):
     """Judges (reference, model) pairs in both orders and summarises scores, verdicts and judge biases."""
 
     name = "pairwise_judge"

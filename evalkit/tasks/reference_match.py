@@ -26,10 +26,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.errors import ConfigError
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, TaskSummary
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.user_errors import validation_error
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task
 
 __all__ = ["ReferenceMatchArgs", "ReferenceMatchTask", "create", "normalize_answer"]
 
@@ -54,13 +54,7 @@ def create(args: Mapping[str, Any], suite_path: Path) -> ReferenceMatchTask:
     try:
         parsed = ReferenceMatchArgs.model_validate(dict(args))
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
-            lines.append(f"{suite_path}: task_args{'.' + loc if loc else ''}: {msg} (received {e.get('input')!r})")
-        raise ConfigError("\n".join([*lines, "allowed task_args: " + ", ".join(ReferenceMatchArgs.model_fields)])) \
-            from None
+        raise validation_error(err, where=str(suite_path), prefix="task_args.", model=ReferenceMatchArgs) from None
     rubric = None
     if parsed.judge is not None:
         from evalkit.tasks.rubric import create as create_rubric
@@ -89,7 +83,7 @@ def normalize_answer(text: str) -> str:
     return t.rstrip(".!?;:,").strip()
 
 
-class ReferenceMatchTask:
+class ReferenceMatchTask(Task):
     """Exact and normalised match with the reference; optionally a reference-guided judge score."""
 
     name = "reference_match"

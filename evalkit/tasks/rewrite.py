@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evalkit.errors import ConfigError
 from evalkit.records import Generation, MetricValue, Sample, SampleResult, TaskSummary
 from evalkit.stats import paired_bootstrap_many
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.user_errors import validation_error
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task
 
 __all__ = ["RewriteArgs", "RewriteTask", "StyleGuide", "create", "load_style_guide", "numbers_in", "text_checks"]
 
@@ -87,9 +88,7 @@ def load_style_guide(path: Path) -> StyleGuide:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML front matter: {exc}") from None
     except ValidationError as err:
-        lines = [f"{path}: front matter {'.'.join(map(str, e['loc'])) or '(top level)'}: "
-                 f"{'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}" for e in err.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        raise validation_error(err, where=str(path), prefix="front matter ", model=_FrontMatter) from None
     return StyleGuide(path=path, brand=meta.brand, criteria=tuple(meta.criteria), text=m.group(2).strip(),
                       max_length_ratio=meta.max_length_ratio, max_words=meta.max_words)
 
@@ -125,7 +124,7 @@ def create(args: Mapping[str, Any], suite_path: Path) -> RewriteTask:
     return RewriteTask(parsed, guide, rubric)
 
 
-class RewriteTask:
+class RewriteTask(Task):
     """Judge-graded brand-voice rewrites (the rubric judge with the style guide's criteria) plus text checks."""
 
     name = "rewrite"

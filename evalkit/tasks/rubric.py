@@ -24,7 +24,7 @@ from evalkit.judging._summary import check_results, mean_metric, paired_score_co
 from evalkit.judging._taskargs import JudgeTaskArgs, LoadedJudge, item_basics, load_task_judge, parse_task_args
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task
 
 __all__ = ["RubricTask", "create"]
 
@@ -47,7 +47,7 @@ def create(args: Mapping[str, Any], suite_path: Path) -> RubricTask:
     return RubricTask(parsed, judge)
 
 
-class RubricTask:
+class RubricTask(Task):
     """Grades every model's answer with a single-answer judge; means with CIs and paired deltas."""
 
     name = "rubric_judge"

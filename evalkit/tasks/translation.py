@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.errors import ConfigError, DataError
+from evalkit.errors import DataError
 from evalkit.metrics.terminology import GlossaryEntry, check_terms, load_glossary
 from evalkit.metrics.translation import MT_METRICS, paired_mt_bootstrap
 from evalkit.records import (
@@ -51,7 +51,8 @@ from evalkit.stats import (
     paired_bootstrap,
     wilson_interval,
 )
-from evalkit.tasks.base import ScoringContext, SummaryContext
+from evalkit.user_errors import validation_error
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task
 
 __all__ = ["HYPOTHESIS_KEY", "JUDGE_PREFIX", "TranslationArgs", "TranslationTask", "create"]
 
@@ -88,21 +89,12 @@ DEFAULT_CRITERION = ("Which translation renders the source text more accurately 
                      "correct legal terminology of the target language?")
 
 
-def _config_error(err: ValidationError, suite_path: Path) -> ConfigError:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        lines.append(f"{suite_path}: task_args.{loc}: {msg} (received {e.get('input')!r})")
-    return ConfigError("\n".join([*lines, f"allowed task_args: {', '.join(TranslationArgs.model_fields)}"]))
-
-
 def create(args: Mapping[str, Any], suite_path: Path) -> TranslationTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
     try:
         parsed = TranslationArgs.model_validate(dict(args))
     except ValidationError as e:
-        raise _config_error(e, suite_path) from None
+        raise validation_error(e, where=str(suite_path), prefix="task_args.", model=TranslationArgs) from None
     glossary: tuple[GlossaryEntry, ...] = ()
     if parsed.glossary is not None:
         path = Path(parsed.glossary)
@@ -121,7 +113,7 @@ def create(args: Mapping[str, Any], suite_path: Path) -> TranslationTask:
     return TranslationTask(parsed, glossary, pairwise)
 
 
-class TranslationTask:
+class TranslationTask(Task):
     """Scores translations against references (sacrebleu), checks terminology, optionally asks a judge."""
 
     name = "translation"

@@ -201,7 +201,7 @@ def test_custom_study_task_from_yaml_survives_the_files_removal(run_dir: Path, t
     task.unlink()  # the key carries the study task: importing does not need the file any more
     summary = import_verdicts(run_dir, [write(tmp_path / "v.json", verdicts_for(res.key, "r1", prefer(MODEL_A)))])
     assert summary.summary.packets[0].task == "tone" and summary.summary.packets[0].results[0].wins == 12
-    with pytest.raises(ConfigError, match="field title: Field required"):
+    with pytest.raises(ConfigError, match="title: required field is missing"):
         bad = tmp_path / "bad.yaml"
         bad.write_text("instructions: x\n", "utf-8")
         export_packet(run_dir, str(bad))

@@ -16,21 +16,25 @@ from evalkit.cache import ResponseCache
 from evalkit.errors import ProviderError
 from evalkit.model import Model
 from evalkit.model_spec import ModelSpec, Price
+from evalkit.providers import Provider
 from evalkit.records import ProviderResponse, Request, Usage
 
 _SLOT = re.compile(r"Answer (?:1|2|A|B):\n<<<\n(.*?)\n>>>", re.DOTALL)
 _SINGLE = re.compile(r"Answer to grade:\n<<<\n(.*?)\n>>>", re.DOTALL)
 
 Responder = Callable[[str], str]
+JUDGE_SPEC = ModelSpec(name="judge", provider="openai", model="judge-x", max_retries=0,
+                       price=Price(input_per_mtok=2.0, output_per_mtok=6.0))
 
 
-class ScriptedJudge:
+class ScriptedJudge(Provider):
     """A provider: `respond(first user message)` for each call, or the next of `queue` while it lasts.
 
     `respond` may raise a ProviderError to fail a call; a queued Exception is raised likewise.
     """
 
     def __init__(self, respond: Responder | None = None, queue: Sequence[str | Exception] = ()) -> None:
+        super().__init__(JUDGE_SPEC)
         self.respond = respond
         self.queue = list(queue)
         self.requests: list[Request] = []
@@ -47,16 +51,11 @@ class ScriptedJudge:
             text = self.respond(request.prompt.messages[0].content)
         return ProviderResponse(text=text, usage=Usage(prompt_tokens=100, completion_tokens=20))
 
-    async def aclose(self) -> None:
-        pass
-
 
 def judge_model(respond: Responder | None = None, *, queue: Sequence[str | Exception] = (),
                 cache: ResponseCache | None = None) -> Model:
     """A judge Model (priced, so costs are known) over a ScriptedJudge."""
-    spec = ModelSpec(name="judge", provider="openai", model="judge-x", max_retries=0,
-                     price=Price(input_per_mtok=2.0, output_per_mtok=6.0))
-    return Model(spec=spec, provider=ScriptedJudge(respond, queue), cache=cache)
+    return Model(spec=JUDGE_SPEC, provider=ScriptedJudge(respond, queue), cache=cache)
 
 
 def slots(prompt: str) -> tuple[str, str]:

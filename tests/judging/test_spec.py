@@ -76,9 +76,9 @@ def test_integer_version_is_read_as_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "expected"), [
     ({"kind": "triple"}, "kind: Input should be 'pairwise' or 'single'"),
     ({"template": None}, "template:"),
-    ({"score_range": [3, 0]}, "score_range: Value error, must be [low, high] with low < high"),
+    ({"score_range": [3, 0]}, "score_range: must be [low, high] with low < high"),
     ({"output_schema": {"type": "object", "properties": {"winner": {"type": "strnig"}}}},
-     "output_schema: Value error, not a valid JSON Schema"),
+     "output_schema: not a valid JSON Schema"),
     ({"output_schema": {"type": "array"}}, "must describe a JSON object"),
     ({"template": "{{ question }} {{ answer_1 }} {{ answer_2 }} {{ critrion }}"}, "unknown variable(s) ['critrion']"),
     ({"template": "{{ question }} {{ answer_1 }}"}, "must show ['answer_2'] to the judge"),

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from fake_batch_server import FakeBatchServer
 
-from evalkit.providers import mistral_batch as mb
-from evalkit.cache import ResponseCache, cache_key
+from evalkit.cache import ResponseCache
 from evalkit.cli import main
+from evalkit.model import Model
 from evalkit.model_spec import ModelSpec
+from evalkit.providers.batch import BatchAPI, BatchOutcome
 from evalkit.providers.mistral import MistralProvider
+from evalkit.providers.mistral_batch import MistralBatch
 from evalkit.records import GenerationParams, Message, Prompt, Request
 
 N = 12
@@ -30,7 +32,7 @@ def responder(body: dict) -> str:
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mb, "POLL_INTERVAL_S", 0.01)
+    monkeypatch.setattr(BatchAPI, "poll_interval_s", 0.01)
 
 
 def make_project(root: Path, url: str) -> Path:
@@ -128,7 +130,7 @@ def test_batch_needs_a_mistral_model_and_the_cache(project: Path, capsys: pytest
         assert main(["run", str(suite), "--models", "small", "--batch", "--no-cache", "--quiet"]) == 2
         assert "--batch needs the response cache" in capsys.readouterr().err
         assert main(["run", str(suite), "--models", "base", "--batch", "--quiet"]) == 2
-        assert "--batch: none of the models uses provider 'mistral'" in capsys.readouterr().err
+        assert "--batch: none of the models (base) has a provider with a batch API" in capsys.readouterr().err
         assert server.requests == []
 
 
@@ -149,28 +151,29 @@ def test_an_interrupted_job_is_resumed_not_paid_twice(tmp_path: Path, api_key: s
                 raise KeyboardInterrupt
 
         async def first() -> None:
-            provider = MistralProvider(spec)
+            model = Model(spec=spec, provider=MistralProvider(spec), cache=cache)
             try:
-                await mb.run_batch(provider, spec, requests, cache, progress=stop_after_first_poll)
+                await model.run_batch(requests, progress=stop_after_first_poll)
             finally:
-                await provider.aclose()
+                await model.aclose()
 
         with pytest.raises(KeyboardInterrupt):
             asyncio.run(first())
         assert len(server.jobs) == 1
 
-        async def second() -> mb.BatchOutcome:
-            provider = MistralProvider(spec)
+        async def second() -> BatchOutcome:
+            model = Model(spec=spec, provider=MistralProvider(spec), cache=cache)
             try:
-                return await mb.run_batch(provider, spec, requests, cache)
+                return await model.run_batch(requests)
             finally:
-                await provider.aclose()
+                await model.aclose()
 
         outcome = asyncio.run(second())
         assert outcome.resumed and len(server.jobs) == 1 and outcome.submitted == 4 and not outcome.failed
         assert len([r for r in server.requests if r.path == "/v1/files"]) == 1
+        keys = Model(spec=spec, provider=MistralProvider(spec))
         for r in requests:
-            response, latency = cache.get(cache_key(spec, r))
+            response, latency = cache.get(keys.call_key(r))
             assert response.text == r.prompt.messages[0].content[-1] and latency is None
         (job,) = server.jobs.values()
         # Structured output travels in the batch body as the synchronous call sends it.
@@ -193,8 +196,8 @@ def test_result_lines_map_by_custom_id_and_failures_keep_their_reason(monkeypatc
         {"id": "3", "custom_id": "c", "error": {"message": "model overloaded"}},
         {"id": "4", "custom_id": "d", "response": {"status_code": 200, "body": {"choices": "nope"}}},
     ])
-    answers, failures = mb.parse_result_lines(text, provider)
-    assert answers["b"].text == "B" and answers["b"].usage.prompt_tokens == 3
-    assert failures["a"] == "HTTP 429: rate limited" and failures["c"] == "model overloaded"
-    assert failures["d"].startswith("malformed result")
+    parsed = dict(MistralBatch(provider).parse_line(json.loads(line)) for line in text.splitlines())
+    assert parsed["b"].text == "B" and parsed["b"].usage.prompt_tokens == 3
+    assert parsed["a"] == "HTTP 429: rate limited" and parsed["c"] == "model overloaded"
+    assert parsed["d"].startswith("malformed result")
     asyncio.run(provider.aclose())

@@ -47,9 +47,9 @@ def test_calls_are_spread_over_small_connection_pools(provider_name: str, concur
         # Built lazily: a run served from the cache pays for one client (its SSL context), not eight.
         assert [c is not None for c in provider._clients] == [True] + [False] * (clients - 1)
         used: list[int] = []
-        pick = type(provider)._client if provider_name == "openai" else None
+        pick = type(provider).client if provider_name == "openai" else None
         if provider_name == "openai":
-            monkeypatch.setattr(type(provider), "_client", property(
+            monkeypatch.setattr(type(provider), "client", property(
                 lambda self: (used.append(id(c := pick.fget(self))), c)[1]))  # type: ignore[union-attr]
         else:
             original = provider._next_client

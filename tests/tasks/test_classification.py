@@ -76,7 +76,7 @@ def test_create_through_registry_gives_a_task():
     ({"labels": [P, N], "positive_label": "news"}, ["task_args.positive_label", f"one of ['{P}', '{N}']",
                                                     "received 'news'"]),
     ({"labels": [P, N], "aliases": {"yes": "maybe"}}, ["task_args.aliases", "maybe"]),
-    ({"labels": [P, N], "label": P}, ["task_args.label", "Extra inputs are not permitted"]),
+    ({"labels": [P, N], "label": P}, ["task_args.label: unknown field", "Did you mean: labels?"]),
     ({"labels": "news_related"}, ["task_args.labels", "valid list"]),
     ({"labels": ["a", "invalid"]}, ["task_args.labels", "reserved"]),
 ])

@@ -78,7 +78,7 @@ def test_scores_text_checks_and_judge_context() -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("# no front matter\n", "opens with a YAML front matter"),
-    ("---\nbrand: X\n---\nbody\n", "front matter criteria: Field required"),
+    ("---\nbrand: X\n---\nbody\n", "front matter criteria: required field is missing"),
     ("---\nbrand: X\ncriteria: [a]\ncolour: red\n---\nbody\n", "front matter colour: unknown field"),
 ])
 def test_bad_style_guides_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
