@@ -133,14 +133,15 @@ EVALKIT_SRC = REPO
 """The tree whose `evalkit` package is measured (`--evalkit-src`; default this checkout)."""
 
 
-def evalkit_env() -> dict[str, str]:
-    """evalkit from EVALKIT_SRC, whatever is installed; a dummy key for the `mistral` provider."""
-    return {"PYTHONPATH": str(EVALKIT_SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+def evalkit_env(src: Path | None = None) -> dict[str, str]:
+    """evalkit from `src` (default EVALKIT_SRC), whatever is installed; a dummy key for the `mistral` provider."""
+    return {"PYTHONPATH": str(src or EVALKIT_SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""),
             "BENCH_MISTRAL_KEY": "not-needed"}
 
 
 def evalkit_command(root: Path, url: str, w: Workload, *, provider: str = "openai", cache: str | None = None,
-                    null: bool = False, extra: tuple[str, ...] = ()) -> Command:
+                    null: bool = False, extra: tuple[str, ...] = (), src: Path | None = None,
+                    env: dict[str, str] | None = None) -> Command:
     """`evalkit run` through benchmarks/perf/child.py (which also records phase timings), a fresh cache per
     call unless `cache` names one (to re-run from it)."""
     write_project(root, w.n, url, w.concurrency, provider="bench-null" if null else provider)
@@ -156,7 +157,7 @@ def evalkit_command(root: Path, url: str, w: Workload, *, provider: str = "opena
         result = json.loads(out.read_text(encoding="utf-8"))
         return None if result.get("exit_code") == 0 else f"evalkit exit code {result.get('exit_code')}"
 
-    return Command(argv, root, evalkit_env(), check, result_file=out)
+    return Command(argv, root, {**evalkit_env(src), **(env or {})}, check, result_file=out)
 
 
 def child_result(cmd: Command) -> dict[str, Any]:
@@ -191,6 +192,23 @@ HARNESSES = {
 }
 
 
+def add_alternative(spec: str) -> list[str]:
+    """`--evalkit-alt LABEL=PATH[,VAR=VALUE...]`: evalkit from another tree (and environment) as two more
+    harnesses, `LABEL` (openai provider) and `LABEL-mistral`, measured in the same rounds as the others."""
+    label, _, rest = spec.partition("=")
+    path, *assignments = rest.split(",")
+    src = Path(path).resolve()
+    if not label or not (src / "evalkit" / "__init__.py").is_file():
+        raise SystemExit(f"--evalkit-alt {spec!r}: expected LABEL=PATH with PATH/evalkit/__init__.py")
+    env = dict(a.split("=", 1) for a in assignments)
+    HARNESSES[label] = Harness(f"evalkit [{label}]", None,
+                               lambda p, r, u, w: evalkit_command(r, u, w, src=src, env=env))
+    HARNESSES[f"{label}-mistral"] = Harness(f"evalkit [{label}] (mistral provider)", None,
+                                            lambda p, r, u, w: evalkit_command(r, u, w, provider="mistral",
+                                                                               src=src, env=env))
+    return [label, f"{label}-mistral"]
+
+
 def run_one(h: Harness, peers_dir: Path, root: Path, srv: Server, w: Workload, timeout_s: float) -> dict[str, Any]:
     """One measured run of a harness: process figures, server figures, and what went wrong if anything."""
     root.mkdir(parents=True, exist_ok=True)
@@ -213,6 +231,7 @@ def run_one(h: Harness, peers_dir: Path, root: Path, srv: Server, w: Workload, t
     if problem is None and s["requests"] != w.n:
         problem = f"sent {s['requests']} requests, not {w.n}"
     out = {"harness": h.name, **stats.as_dict(), "requests": s["requests"], "max_in_flight": s["max_in_flight"],
+           "max_connections": s["max_connections"],
            "server_span_s": span, "problem": problem}
     if h.peer is None:
         out["phases"] = child_result(cmd)
@@ -344,7 +363,7 @@ def compare_table(res: dict[str, Any]) -> str:
               f"at start, {res['loadavg_end'][0]:.2f} at end.")
     if instant:
         cols = ["harness", "clean runs", "whole process", "server span", "span per request", "client CPU per request",
-                "peak RSS", "requests (max in flight)", "wall vs evalkit", "load during runs"]
+                "peak RSS", "requests (max connections)", "wall vs evalkit", "load during runs"]
     else:
         cols = ["harness", "clean runs", "whole process (× ideal)", "server span (× ideal)", "client CPU",
                 "peak RSS", "requests (max in flight)", "wall vs evalkit", "load during runs"]
@@ -362,7 +381,8 @@ def compare_table(res: dict[str, Any]) -> str:
         cpu = _median([r["cpu_s"] for r in ok])
         rss = _median([r["tree_rss_mib"] for r in ok])
         reqs = sorted({r["requests"] for r in ok})
-        inflight = max(r["max_in_flight"] for r in ok)
+        # With latency 0 every request is answered before the next is read: count open connections instead.
+        inflight = max(r["max_connections"] if instant else r["max_in_flight"] for r in ok)
         pairs = [r["wall_s"] / base[r["round"]]["wall_s"] for r in ok if r["round"] in base]
         vs = "1" if name == "evalkit" else _fmt(_median(pairs), ".2f", " ×")
         load = f"{min(r['load_start'] for r in ok):.1f}–{max(r['load_end'] for r in ok):.1f}"
@@ -424,8 +444,8 @@ def phases_table(parts: list[dict[str, Any]]) -> str:
     lines = ["| workload | harness | import | setup | calls (CPU) | scoring | statistics | report | whole |",
              "|---|---|---|---|---|---|---|---|---|"]
     for res in parts:
-        for name in ("evalkit", "evalkit-mistral"):
-            ok = [r for r in res["runs"].get(name, []) if r["problem"] is None and r.get("phases")]
+        for name in res["runs"]:
+            ok = [r for r in res["runs"][name] if r["problem"] is None and r.get("phases")]
             if not ok:
                 continue
 
@@ -484,6 +504,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=Path(tempfile.gettempdir()) / "evalkit-perf" / "results.json")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects and run directories")
+    parser.add_argument("--evalkit-alt", action="append", default=[], metavar="LABEL=PATH[,VAR=VALUE...]",
+                        help="also measure evalkit from another tree (with extra environment variables), as "
+                             "harnesses LABEL and LABEL-mistral (repeatable; name them in --harnesses to pick)")
     parser.add_argument("--evalkit-src", type=Path, default=REPO,
                         help="the folder holding the `evalkit` package to measure (default: this checkout), e.g. a "
                              "prototype or a `git archive` of another commit")
@@ -496,6 +519,8 @@ def main() -> int:
     parts = set(args.only or ("compare", "large", "instant", "cache", "memory"))
     q = args.quick
     rounds = args.rounds or (1 if q else 3)
+    for alt in args.evalkit_alt:
+        add_alternative(alt)
     names = [x.strip() for x in args.harnesses.split(",")] if args.harnesses else list(HARNESSES)
     unknown = [x for x in names if x not in HARNESSES]
     if unknown:

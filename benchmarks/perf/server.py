@@ -6,10 +6,12 @@ parses just enough HTTP/1.1 to answer POST /v1/chat/completions, so what is meas
 
     python benchmarks/perf/server.py --latency 0.2      # prints "PORT <n>", then serves until killed
 
-GET /stats answers {"requests": n, "first_at": t, "last_at": t, "max_in_flight": k} (server monotonic seconds:
-the first request's arrival and the last response's completion; the most requests it held at once), so a
-benchmark can count calls, time the call phase and see the concurrency a client really reached. GET /reset
-zeroes them, so one server serves a sequence of measured runs.
+GET /stats answers {"requests": n, "first_at": t, "last_at": t, "max_in_flight": k, "max_connections": m}
+(server monotonic seconds: the first request's arrival and the last response's completion; the most requests
+it held at once, which with latency 0 is always 1 since each is answered before the next is read; the most
+connections open at once), so a benchmark can count calls, time the call phase and see the concurrency a
+client really reached. GET /reset zeroes them (the open connections stay counted), so one server serves a
+sequence of measured runs.
 
 The answer is built from bytes without parsing the request (the label follows `good` anywhere in the body:
 the benchmark's system message never contains it), so that the server, which shares the machine's cores with
@@ -30,6 +32,8 @@ class Stats:
     """Counters since the server started."""
 
     def __init__(self) -> None:
+        self.connections = 0
+        """Open now (not reset: a client's keep-alive connections outlive a measured run's counters)."""
         self.reset()
 
     def reset(self) -> None:
@@ -39,10 +43,11 @@ class Stats:
         self.last_at: float | None = None
         self.in_flight = 0
         self.max_in_flight = 0
+        self.max_connections = self.connections
 
     def as_json(self) -> bytes:
         return json.dumps({"requests": self.requests, "first_at": self.first_at, "last_at": self.last_at,
-                           "max_in_flight": self.max_in_flight}).encode()
+                           "max_in_flight": self.max_in_flight, "max_connections": self.max_connections}).encode()
 
 
 def _answer(body: bytes, n: int) -> bytes:
@@ -61,6 +66,8 @@ def _response(status: str, payload: bytes) -> bytes:
 
 async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float,
                             stats: Stats) -> None:
+    stats.connections += 1
+    stats.max_connections = max(stats.max_connections, stats.connections)
     try:
         while True:
             try:
@@ -95,6 +102,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
     except (ConnectionError, asyncio.IncompleteReadError):
         return
     finally:
+        stats.connections -= 1
         writer.close()
 
 
