@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+
 
 class EvalkitError(Exception):
-    """Base for every error evalkit reports to a user (the CLI prints it and exits 2)."""
+    """Base for every error evalkit reports to a user (the CLI prints it and exits 2).
+
+    The message is always one line: the CLI promises exactly one error line per problem, so a message built
+    from multi-line text (a library's error, a quoted data line) is joined here, at the one place all pass.
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(_LINE_BREAK.sub(" ", str(message)).strip(), *args)
 
 
 class ConfigError(EvalkitError):

@@ -14,6 +14,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 from fakeserver import FakeLLMServer
 
 from evalkit.cli import main
@@ -139,8 +140,7 @@ def test_missing_shared_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytes
     suite_dir.mkdir(parents=True)
     (suite_dir / "suite.yaml").write_text((REPO / "benchmarks/mmlu-genetics/suite.yaml").read_text())
     monkeypatch.chdir(tmp_path)
-    assert main(["run", str(suite_dir / "suite.yaml"), "--models", "base"]) == 2
-    err = capsys.readouterr().err
+    err = user_error(["run", str(suite_dir / "suite.yaml"), "--models", "base"], capsys)
     assert "data file not found:" in err and "shared/data/mmlu/medical_genetics_test.csv" in err
     assert "relative to the suite folder" in err
 

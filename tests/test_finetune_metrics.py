@@ -9,6 +9,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 from fakeserver import FakeLLMServer
 
 from evalkit.cli import main
@@ -69,16 +70,17 @@ def test_fetch_store_and_plot_through_the_sdk(tmp_path: Path, server: FakeLLMSer
     assert "0.7400" in err and api_key not in out + err
 
 
-def test_key_is_required(tmp_path: Path, monkeypatch, server: FakeLLMServer) -> None:
+def test_key_is_required(tmp_path: Path, monkeypatch, server: FakeLLMServer, capsys) -> None:
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
-    code, _, err = cli("finetune-metrics", JOB_ID, "--base-url", server.url, "--out", str(tmp_path))
-    assert code == 2 and "no Mistral API key" in err and "MISTRAL_API_KEY" in err
+    err = user_error(["finetune-metrics", JOB_ID, "--base-url", server.url, "--out", str(tmp_path)], capsys)
+    assert "no Mistral API key" in err and "MISTRAL_API_KEY" in err
     assert server.call_count == 0
 
 
-def test_unknown_job_exits_2_and_stores_nothing(tmp_path: Path, server: FakeLLMServer, api_key: str) -> None:
-    code, _, err = cli("finetune-metrics", "ft-nope", "--base-url", server.url, "--out", str(tmp_path))
-    assert code == 2 and "no fine-tuning job 'ft-nope' (HTTP 404)" in err and api_key not in err
+def test_unknown_job_exits_2_and_stores_nothing(tmp_path: Path, server: FakeLLMServer, api_key: str,
+                                                 capsys) -> None:
+    err = user_error(["finetune-metrics", "ft-nope", "--base-url", server.url, "--out", str(tmp_path)], capsys)
+    assert "no fine-tuning job 'ft-nope' (HTTP 404)" in err and api_key not in err
     assert not list(tmp_path.glob("*.json"))
 
 
@@ -141,5 +143,6 @@ def test_a_run_shows_the_training_curves_of_its_models(tmp_path: Path, monkeypat
     # --run checks the run names the job before any API call.
     calls = server.call_count
     code, _, err = cli("finetune-metrics", "ft-other", "--base-url", server.url, "--run", str(run_dir))
-    assert code == 2 and "no model of this run names job_id 'ft-other'" in err and server.call_count == calls
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no model of this run names job_id 'ft-other'" in err and server.call_count == calls
     assert api_key not in (run2 / "report.html").read_text()

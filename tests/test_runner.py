@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 from fakeserver import FakeLLMServer
 
 from evalkit.cli import main
@@ -212,9 +213,8 @@ def test_resume_after_sigkill_repeats_no_completed_call(project: Path) -> None:
 def test_usage_and_config_errors_exit_2(project: Path, capsys) -> None:
     with FakeLLMServer(responder=responder) as server:
         suite = make_project(project, server.url)
-        assert main(["run", str(suite), "--models", "good,godo"]) == 2
-        assert "unknown model 'godo'" in capsys.readouterr().err
-        assert main(["run", "no-such-suite", "--models", "good"]) == 2
-        assert main(["run", str(suite), "--models", "good", "--reference", "bad"]) == 2
-        assert "--reference: 'bad' is not one of the models" in capsys.readouterr().err
+        assert "unknown model 'godo'" in user_error(["run", str(suite), "--models", "good,godo"], capsys)
+        assert "unknown suite 'no-such-suite'" in user_error(["run", "no-such-suite", "--models", "good"], capsys)
+        assert "--reference: 'bad' is not one of the models" in user_error(
+            ["run", str(suite), "--models", "good", "--reference", "bad"], capsys)
         assert server.call_count == 0

@@ -116,7 +116,7 @@ def test_github_step_summary_is_appended(project: Path, server: FakeLLMServer, m
 def test_bad_rules_exit_2_before_any_call(project: Path, server: FakeLLMServer, gates: str, fragment: str) -> None:
     suite = make_project(project, server.url, gates=gates)
     code, _, err = cli("run", str(suite), "--models", "base,noisy", "--quiet", "--gate")
-    assert code == 2 and fragment in err and "suite.yaml" in err
+    assert code == 2 and fragment in err and "suite.yaml" in err and len(err.strip().splitlines()) == 1
     assert server.call_count == 0
 
 
@@ -125,7 +125,7 @@ def test_unknown_metric_exits_2_with_suggestions(project: Path, server: FakeLLMS
     _, out, _ = cli("run", str(suite), "--models", "base,noisy", "--quiet")
     (project / "rules.yaml").write_text("- noisy.acuracy >= 0.5\n", encoding="utf-8")
     code, _, err = cli("gate", str(run_dir_of(out)), "--rules", str(project / "rules.yaml"))
-    assert code == 2
+    assert code == 2 and len(err.strip().splitlines()) == 1
     assert "rules.yaml:1: rule 'noisy.acuracy >= 0.5': unknown metric 'acuracy'" in err
     assert "Did you mean: accuracy" in err
     assert cli("gate", str(project / "nope"))[0] == 2

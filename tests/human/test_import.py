@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 
 from evalkit.cli import main
 from evalkit.errors import ConfigError, DataError
@@ -122,8 +123,7 @@ def test_not_json_and_a_batch_with_one_bad_file_store_nothing(run_dir: Path, tmp
     ok = write(tmp_path / "ok.json", verdicts_for(key, "r1", prefer(MODEL_A)))
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", "utf-8")
-    assert main(["human", "import", str(run_dir), str(ok), str(broken)]) == 2
-    err = capsys.readouterr().err
+    err = user_error(["human", "import", str(run_dir), str(ok), str(broken)], capsys)
     assert str(broken) in err and "not valid JSON" in err
     assert not (run_dir / "human" / key.packet_id / "imports.jsonl").exists()
 

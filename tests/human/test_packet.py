@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 
 from evalkit.cli import main
 from evalkit.errors import ConfigError
@@ -109,9 +110,8 @@ def test_cli_export_and_option_errors(run_dir: Path, capsys) -> None:
     assert main(["human", "export", str(run_dir), "--task", "translation", "--raters", "2"]) == 0
     out = capsys.readouterr()
     assert "packet-hp-" in out.out and "key.json" in out.err
-    assert main(["human", "export", str(run_dir), "--task", "translaton"]) == 2
-    assert "Did you mean: translation" in capsys.readouterr().err
-    assert main(["human", "export", str(run_dir), "--task", "translation", "--models", f"{MODEL_A},nobody"]) == 2
-    assert "not among the run's models" in capsys.readouterr().err
+    assert "Did you mean: translation" in user_error(["human", "export", str(run_dir), "--task", "translaton"], capsys)
+    assert "not among the run's models" in user_error(["human", "export", str(run_dir), "--task", "translation",
+                                                       "--models", f"{MODEL_A},nobody"], capsys)
     with pytest.raises(ConfigError, match="raters"):
         build_packet(RunStore(run_dir).read_run(), load_study_task("translation"), raters=0)

@@ -9,6 +9,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 from fakeserver import FakeLLMServer
 
 from evalkit.cli import main
@@ -110,5 +111,5 @@ def test_calibrate_end_to_end_on_llmbar(tmp_path: Path, monkeypatch: pytest.Monk
 def test_calibrate_refuses_a_single_answer_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     labels = tmp_path / "l.jsonl"
     labels.write_text('{"question": "q", "answer_1": "a", "answer_2": "b", "label": 1}\n')
-    assert main(["judge", "calibrate", "additive_rubric", str(labels), "--models", "base"]) == 2
-    assert "has kind 'single'" in capsys.readouterr().err
+    assert "has kind 'single'" in user_error(["judge", "calibrate", "additive_rubric", str(labels), "--models",
+                                              "base"], capsys)

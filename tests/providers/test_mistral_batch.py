@@ -9,6 +9,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from cli_errors import user_error
 from fake_batch_server import FakeBatchServer
 
 from evalkit.cache import ResponseCache
@@ -127,10 +128,10 @@ def test_failed_and_missing_lines_are_retried_synchronously(project: Path) -> No
 def test_batch_needs_a_mistral_model_and_the_cache(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeBatchServer(responder=responder) as server:
         suite = make_project(project, server.url)
-        assert main(["run", str(suite), "--models", "small", "--batch", "--no-cache", "--quiet"]) == 2
-        assert "--batch needs the response cache" in capsys.readouterr().err
-        assert main(["run", str(suite), "--models", "base", "--batch", "--quiet"]) == 2
-        assert "--batch: none of the models (base) has a provider with a batch API" in capsys.readouterr().err
+        assert "--batch needs the response cache" in user_error(
+            ["run", str(suite), "--models", "small", "--batch", "--no-cache", "--quiet"], capsys)
+        assert "--batch: none of the models (base) has a provider with a batch API" in user_error(
+            ["run", str(suite), "--models", "base", "--batch", "--quiet"], capsys)
         assert server.requests == []
 
 
