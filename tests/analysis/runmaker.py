@@ -41,7 +41,7 @@ def news_label(i: int, model: str) -> str:
     """What each fake model answers for item i.
 
     `oracle` is always right; `cautious` says not_news_related except on items 0 and 3; `sloppy` is right
-    except on items 6, 7, 8 (two of them news); `ft-model-v2` is the oracle but wrong on items 9, 10, 12.
+    except on items 6, 7, 8 (two of them news); `ft-model-v2` is the oracle but wrong on items 4 (the hostile one), 9 and 10.
     """
     truth = "news_related" if i % 3 == 0 else "not_news_related"
     other = "not_news_related" if truth == "news_related" else "news_related"
@@ -52,7 +52,7 @@ def news_label(i: int, model: str) -> str:
     if model == "sloppy":
         return other if i in (6, 7, 8) else truth
     if model == "ft-model-v2":
-        return other if i in (9, 10, 12) else truth
+        return other if i in (4, 9, 10) else truth
     raise AssertionError(f"unknown fake model {model}")
 
 
