@@ -1,4 +1,4 @@
-"""A loopback fake of Mistral's Files and Batch endpoints (on top of FakeLLMServer's chat completions).
+"""A loopback fake of Mistral's and OpenAI's Files and Batch endpoints (on top of FakeLLMServer's completions).
 
     with FakeBatchServer(responder=lambda body: "B", fail_ids={"q3#0"}) as server:
         ...  # a `mistral` model with base_url=server.url and --batch
@@ -14,7 +14,15 @@ Endpoints, shaped as the real API answers them (the SDK validates every response
                                     when some lines failed)
     POST /v1/chat/completions       as FakeLLMServer (synchronous calls)
 
-Result lines: `{"id", "custom_id", "response": {"status_code": 200, "body": <chat completion>}, "error": null}`;
+With `protocol="openai"` the same fake speaks OpenAI's batch API instead (as vLLM also serves it):
+    POST /v1/files                  multipart upload, answers an OpenAI file object
+    POST /v1/batches                creates a batch over `input_file_id` for `endpoint` (status validating)
+    GET  /v1/batches/{id}           polls as above; status in_progress, then completed with output_file_id
+                                    (and error_file_id); `request_counts` {total, completed, failed}
+    GET  /v1/files/{id}/content     the file's bytes
+Each input line is `{"custom_id", "method": "POST", "url", "body"}` with the model in the body.
+
+Result lines: `{"id", "custom_id", "response": {"status_code": 200, "body": <completion>}, "error": null}`;
 a line whose custom_id is in `fail_ids` goes to the error file with status 500 and an error message; one in
 `drop_ids` gets no result line at all.
 """
@@ -45,6 +53,7 @@ class FakeJob:
     input_file: str
     lines: list[dict[str, Any]]
     metadata: dict[str, Any] = field(default_factory=dict)
+    endpoint: str = "/v1/chat/completions"
     done: int = 0
     polls: int = 0
     output_file: str | None = None
@@ -65,13 +74,24 @@ class FakeJob:
                 "succeeded_requests": len(self.results), "failed_requests": len(self.errors),
                 "output_file": self.output_file, "error_file": self.error_file}
 
+    def as_openai(self) -> dict[str, Any]:
+        status = "completed" if self.output_file is not None or self.error_file is not None else (
+            "in_progress" if self.done else "validating")
+        return {"id": self.id, "object": "batch", "endpoint": self.endpoint, "input_file_id": self.input_file,
+                "completion_window": "24h", "status": status, "created_at": 1_700_000_000,
+                "metadata": self.metadata, "output_file_id": self.output_file, "error_file_id": self.error_file,
+                "request_counts": {"total": len(self.lines), "completed": len(self.results),
+                                   "failed": len(self.errors)}}
+
 
 class FakeBatchServer(FakeLLMServer):
     """FakeLLMServer plus the Files and Batch endpoints; a context manager."""
 
     def __init__(self, *args: Any, fail_ids: Iterable[str] = (), drop_ids: Iterable[str] = (),
-                 lines_per_poll: int = 5, **kwargs: Any) -> None:
+                 lines_per_poll: int = 5, protocol: str = "mistral", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        assert protocol in ("mistral", "openai")
+        self.protocol = protocol
         self.fail_ids = set(fail_ids)
         self.drop_ids = set(drop_ids)
         self.lines_per_poll = lines_per_poll
@@ -81,8 +101,8 @@ class FakeBatchServer(FakeLLMServer):
 
     @property
     def chat_calls(self) -> list[RecordedRequest]:
-        """The synchronous chat-completion requests received."""
-        return [r for r in self.requests if r.path == "/v1/chat/completions"]
+        """The synchronous (chat or text) completion requests received."""
+        return [r for r in self.requests if r.path in ("/v1/chat/completions", "/v1/completions")]
 
     def start(self) -> FakeBatchServer:
         """Serve with the batch-aware handler."""
@@ -103,9 +123,26 @@ class FakeBatchServer(FakeLLMServer):
         file_id = str(uuid.uuid4())
         with self._batch_lock:
             self.files[file_id] = (filename, data)
+        if self.protocol == "openai":
+            return {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                    "filename": filename, "purpose": purpose, "status": "processed"}
         return {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
                 "filename": filename, "purpose": purpose, "sample_type": "batch_request", "source": "upload",
                 "num_lines": data.count(b"\n")}
+
+    def _create_openai_batch(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        file_id = body.get("input_file_id")
+        if file_id not in self.files or body.get("completion_window") != "24h":
+            return 400, {"error": {"message": f"bad batch request {body}", "type": "invalid_request_error"}}
+        lines = [json.loads(x) for x in self.files[file_id][1].decode("utf-8").splitlines() if x.strip()]
+        if any(line.get("url") != body.get("endpoint") or line.get("method") != "POST" for line in lines):
+            return 400, {"error": {"message": "a line's url or method does not match the batch endpoint",
+                                   "type": "invalid_request_error"}}
+        job = FakeJob(id=f"batch_{uuid.uuid4().hex[:12]}", model="", input_file=file_id, lines=lines,
+                      metadata=dict(body.get("metadata") or {}), endpoint=str(body.get("endpoint")))
+        with self._batch_lock:
+            self.jobs[job.id] = job
+        return 200, job.as_openai()
 
     def _create_job(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         files = body.get("input_files") or []
@@ -131,7 +168,7 @@ class FakeBatchServer(FakeLLMServer):
                 if job.done == len(job.lines):
                     job.output_file = self._store("output.jsonl", job.results)
                     job.error_file = self._store("errors.jsonl", job.errors) if job.errors else None
-        return 200, job.as_json()
+        return 200, job.as_openai() if self.protocol == "openai" else job.as_json()
 
     def _run_line(self, job: FakeJob, line: dict[str, Any]) -> None:
         cid = line["custom_id"]
@@ -142,9 +179,12 @@ class FakeBatchServer(FakeLLMServer):
                                "response": {"status_code": 500, "body": {"message": "fake batch line failure"}},
                                "error": {"message": "fake batch line failure", "code": "500"}})
             return
-        body = {**line["body"], "model": job.model}
+        if self.protocol == "openai":
+            body, path = line["body"], line["url"]
+        else:
+            body, path = {**line["body"], "model": job.model}, "/v1/chat/completions"
         job.results.append({"id": f"req-{len(job.results)}", "custom_id": cid,
-                            "response": {"status_code": 200, "body": self._answer("/v1/chat/completions", body)},
+                            "response": {"status_code": 200, "body": self._answer(path, body)},
                             "error": None})
 
     def _store(self, name: str, rows: list[dict[str, Any]]) -> str:
@@ -167,6 +207,9 @@ class _BatchHandler(_Handler):
         path = self.path.split("?", 1)[0]
         self._record_here("GET", None)
         parts = path.strip("/").split("/")
+        if parts[:2] == ["v1", "batches"] and len(parts) == 3:
+            self._json(*fake._poll(parts[2]))
+            return
         if parts[:3] == ["v1", "batch", "jobs"] and len(parts) == 4:
             self._json(*fake._poll(parts[3]))
             return
@@ -177,7 +220,7 @@ class _BatchHandler(_Handler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         path = self.path.split("?", 1)[0]
-        if path not in ("/v1/files", "/v1/batch/jobs"):
+        if path not in ("/v1/files", "/v1/batch/jobs", "/v1/batches"):
             super().do_POST()
             return
         fake: FakeBatchServer = self.server.fake  # type: ignore[assignment]
@@ -194,7 +237,7 @@ class _BatchHandler(_Handler):
             return
         body = json.loads(raw or b"{}")
         self._record_here("POST", body)
-        status, payload = fake._create_job(body)
+        status, payload = fake._create_openai_batch(body) if path == "/v1/batches" else fake._create_job(body)
         self._json(status, payload)
 
 
