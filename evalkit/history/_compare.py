@@ -28,6 +28,7 @@ from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, paired_bootstrap
 from evalkit.store import SUITE_FILE, RunStore
 from evalkit.suite import SuiteSpec
 from evalkit.tasks import SummaryContext, create_task
+from evalkit.user_errors import unknown_name
 
 N_RESAMPLES = 2000
 
@@ -394,8 +395,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str, pairs: Sequence[tuple[str
     for ma, mb in pairs:
         for run, m in ((a, ma), (b, mb)):
             if m not in run.models:
-                raise ConfigError(f"--pair {ma}={mb}: run {run.path.name} has no model '{m}' "
-                                  f"(models: {', '.join(run.models)})")
+                raise unknown_name("model", m, run.models, where=f"--pair {ma}={mb}: run {run.path.name}")
     notes = []
     if a.record.info.suite != b.record.info.suite:
         notes.append(f"the runs are of different suites ({a.record.info.suite}, {b.record.info.suite}) with the "

@@ -4,16 +4,16 @@
     tracked = log_run(Path("reports/news-20250101-100000"), "mlflow")
 
 A tracker is one module with a `Tracker` subclass (evalkit/trackers/base.py) plus one registration line
-here; other packages add theirs through the entry-point group `evalkit.trackers`. Each tracker's package is
+here; other packages add theirs through the entry-point group `evalkit.trackers`
+(`mytracker = "mypkg.tracker:MyTracker"`). Each tracker's package is
 imported only when that tracker is used, and a missing one raises MissingDependencyError naming the extra.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
 
+from evalkit.errors import ConfigError
 from evalkit.registry import Registry
 from evalkit.trackers._payload import SAMPLE_TABLE_COLUMNS, build_payload
 from evalkit.trackers.base import RunPayload, TrackedRun, Tracker, TrackerOptions, log_payload
@@ -23,37 +23,35 @@ __all__ = [
     "RunPayload",
     "TrackedRun",
     "Tracker",
-    "TrackerFactory",
     "TrackerOptions",
     "build_payload",
     "create_tracker",
     "log_payload",
     "log_run",
+    "tracker_class",
     "trackers",
 ]
 
-TrackerFactory = Callable[[TrackerOptions], Tracker]
+trackers: Registry[type[Tracker]] = Registry("tracker", "evalkit.trackers")
 
-trackers: Registry[TrackerFactory] = Registry("tracker", "evalkit.trackers")
-
-
-def _lazy(module: str, cls: str) -> TrackerFactory:
-    """A factory that imports the tracker module (and so its package) only when the tracker is used."""
-
-    def factory(options: TrackerOptions) -> Tracker:
-        return getattr(import_module(module), cls)(options)
-
-    return factory
+# Each module imports its tracker's package only when the tracker is built, so listing trackers is free.
+trackers.register_lazy("mlflow", "evalkit.trackers.mlflow:MlflowTracker")
+trackers.register_lazy("wandb", "evalkit.trackers.wandb:WandbTracker")
 
 
-trackers.register("mlflow")(_lazy("evalkit.trackers.mlflow", "MlflowTracker"))
-trackers.register("wandb")(_lazy("evalkit.trackers.wandb", "WandbTracker"))
+def tracker_class(name: str, *, where: str = "--log") -> type[Tracker]:
+    """The Tracker subclass registered as `name`; ConfigError when unknown or not a Tracker subclass."""
+    cls = trackers.get(name, where=where)
+    if not (isinstance(cls, type) and issubclass(cls, Tracker)):
+        raise ConfigError(f"{where}: tracker '{name}' is registered as {cls!r}, which is not a subclass of "
+                          "evalkit.trackers.Tracker")
+    return cls
 
 
 def create_tracker(name: str, options: TrackerOptions = TrackerOptions()) -> Tracker:
     """The tracker registered as `name`; ConfigError with close names when unknown, MissingDependencyError
-    when its package is not installed."""
-    return trackers.get(name, where="--log")(options)
+    naming the extra when its package is not installed."""
+    return tracker_class(name)(options)
 
 
 def log_run(run_dir: Path, tracker: str | Tracker, options: TrackerOptions = TrackerOptions()) -> TrackedRun:

@@ -109,7 +109,7 @@ def test_explicit_pairs_and_refusals(two_runs, legal_run: Path, tmp_path: Path) 
     acc = {d.metric: d for d in p.metrics}["accuracy"]
     assert (p.model_a, p.model_b) == ("base", "ft") and acc.delta == pytest.approx(27 / 30 - 22 / 30)
     assert {c.change for c in p.changed} <= {"fixed", "broken"} and p.count("fixed") > 0
-    with pytest.raises(ConfigError, match="run .* has no model 'nope'"):
+    with pytest.raises(ConfigError, match="run .*: unknown model .nope.. Known: base, ft"):
         compare_runs(two_runs.a, two_runs.b, pairs=[("nope", "ft")])
     with pytest.raises(ConfigError, match="metrics are not comparable"):
         compare_runs(two_runs.a, legal_run)
