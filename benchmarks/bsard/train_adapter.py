@@ -28,9 +28,9 @@ TRAIN_SPLIT = "benchmarks/bsard/questions_train.csv"
 # heading, so its first token is the one the adapter must learn; "Oui" is a plausible base-model opening.
 CHOICES = ("## Réponse", "Oui")
 # The committed adapter's settings (adapters/bsard/manifest.json; docs/bsard.md explains the choice).
-STEPS = 250
+STEPS = 150
 LEARNING_RATE = 1e-3
-WARMUP = 10
+WARMUP = 8
 BATCH_SIZE = 2
 MAX_LENGTH = 1024
 VARIANTS = 2

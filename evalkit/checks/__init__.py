@@ -18,8 +18,8 @@ from evalkit.checks._base import Check, CheckArgs, CheckResult, NoArgs, sample_f
 from evalkit.checks._citations import (
     ArticleNumber,
     Citation,
-    CitationScore,
     CitationsCheck,
+    CitationScore,
     Reference,
     find_citations,
     parse_number,
@@ -63,11 +63,14 @@ checks.register("json_schema")(JsonSchemaCheck)
 
 
 def create_check(name: str, args: Mapping[str, Any], *, where: str, base_dir: Path | None = None) -> Check:
-    """The registered check `name` configured with `args`; a one-line ConfigError names `where` when either is
-    wrong (an unknown name suggests close ones)."""
-    cls = checks.get(name, where=where)
+    """The registered check `name` configured with `args`.
+
+    `where` names the place that configures it (e.g. `judges/x.yaml: criteria[0]`); a one-line ConfigError
+    names `<where>: check` for an unknown name (with close matches) and `<where>: args.<field>` for bad arguments.
+    """
+    cls = checks.get(name, where=f"{where}: check")
     if not (isinstance(cls, type) and issubclass(cls, Check)):
         from evalkit.errors import ConfigError
 
-        raise ConfigError(f"{where}: check '{name}' is registered as {cls!r}, which is not a Check subclass")
-    return cls.create(args, where=where, base_dir=base_dir)
+        raise ConfigError(f"{where}: check: '{name}' is registered as {cls!r}, which is not a Check subclass")
+    return cls.create(args, where=where, prefix="args.", base_dir=base_dir)

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.errors import ConfigError, DataError
+from evalkit.errors import DataError
 from evalkit.records import Record, Sample
+from evalkit.user_errors import validation_error
 
 __all__ = ["Check", "CheckArgs", "CheckResult", "NoArgs", "sample_field"]
 
@@ -56,21 +57,14 @@ class Check:
         self.base_dir = base_dir or Path.cwd()
 
     @classmethod
-    def create(cls, args: Mapping[str, Any], *, where: str, base_dir: Path | None = None) -> Check:
-        """The check configured with `args`; a one-line ConfigError names `where` and the argument at fault."""
+    def create(cls, args: Mapping[str, Any], *, where: str, prefix: str = "",
+               base_dir: Path | None = None) -> Check:
+        """The check configured with `args`; a one-line ConfigError `<where>: <prefix><field>: ...` when they
+        are wrong (evalkit.user_errors.validation_error)."""
         try:
             parsed = cls.Args.model_validate(dict(args))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            field = f"{where}.{loc}" if loc else where
-            allowed = ", ".join(f.alias or name for name, f in cls.Args.model_fields.items()) or "none"
-            if err["type"] == "extra_forbidden":
-                raise ConfigError(f"{field}: unknown argument (arguments of this check: {allowed})") from None
-            if err["type"] == "missing":
-                raise ConfigError(f"{field}: required argument is missing (arguments of this check: {allowed})") from None
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            raise ConfigError(f"{field}: {msg} (received {err.get('input')!r})") from None
+            raise validation_error(exc, where=where, prefix=prefix, model=cls.Args) from None
         return cls(parsed, base_dir)
 
     def required_fields(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from evalkit.checks._base import Check, CheckArgs, CheckResult
 from evalkit.errors import ConfigError
@@ -23,19 +23,20 @@ _MAX_ERRORS = 3
 class JsonSchemaArgs(CheckArgs):
     """Arguments of the `json_schema` check: the schema inline, or a file relative to the judge file."""
 
-    # `schema` shadows a pydantic BaseModel attribute: the field is `schema_`, written `schema` in judge files.
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    json_schema: dict[str, Any] | None = None
+    """The schema, inline."""
     schema_file: str | None = None
+    """A JSON file holding the schema, relative to the judge file."""
     allow_fence: bool = False
     """Accept the JSON inside one Markdown code fence (```json ... ```); otherwise the answer must be JSON."""
 
 
     @model_validator(mode="after")
     def _one_schema(self) -> JsonSchemaArgs:
-        if (self.schema_ is None) == (self.schema_file is None):
-            raise ValueError("give exactly one of schema (inline) and schema_file")
-        if self.schema_ is not None:
-            _check_schema(self.schema_)
+        if (self.json_schema is None) == (self.schema_file is None):
+            raise ValueError("give exactly one of json_schema (inline) and schema_file")
+        if self.json_schema is not None:
+            _check_schema(self.json_schema)
         return self
 
 
@@ -55,11 +56,15 @@ class JsonSchemaCheck(Check):
     Args = JsonSchemaArgs
     args: JsonSchemaArgs
 
+    def __init__(self, args: JsonSchemaArgs, base_dir: Path | None = None) -> None:
+        super().__init__(args, base_dir)
+        _ = self.schema  # a missing or invalid schema file is an error when the judge loads, not at an answer
+
     @cached_property
     def schema(self) -> dict[str, Any]:
         """The schema, read once from `schema_file` when it is not inline."""
-        if self.args.schema_ is not None:
-            return self.args.schema_
+        if self.args.json_schema is not None:
+            return self.args.json_schema
         path = Path(self.args.schema_file or "")
         path = path if path.is_absolute() else self.base_dir / path
         try:

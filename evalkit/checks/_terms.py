@@ -49,6 +49,10 @@ class TermsCheck(Check):
     Args = TermsArgs
     args: TermsArgs
 
+    def __init__(self, args: TermsArgs, base_dir: Path | None = None) -> None:
+        super().__init__(args, base_dir)
+        _ = self._glossary  # a missing or malformed glossary is an error when the judge loads
+
     @cached_property
     def _glossary(self) -> tuple[GlossaryEntry, ...]:
         if self.args.glossary is None:

@@ -1,15 +1,53 @@
-"""LLM judges: stored judge files, structured-output calls with bounded re-asks, pairwise bookkeeping, and
-agreement with human labels. See docs/judging.md.
+"""Judges: stored judge files, structured-output LLM judge calls with bounded re-asks, check judges (criteria
+scored by deterministic checks), pairwise bookkeeping, and agreement with humans and between judges.
+See docs/judging.md.
 
-    spec = find_judge("legal_quality")
+    spec = find_judge("legal_quality", dirs=[Path("judges")])
     outcome = await ask_judge(judge_model, spec, {"question": q, "answer_1": a, "answer_2": b}, spec.variables)
     slot_scores(spec, outcome.value)   # (score of slot 1, score of slot 2) when outcome.ok
+
+    checks = find_judge("bsard_checks", dirs=[Path("judges")])        # kind: checks
+    verdict = check_answer(checks, answer, sample)                      # per-criterion CheckResults
+    pair = check_pair(verdict_a.results, verdict_b.results, opponent_name="base")
+
+The package imports only records, statistics, checks, error helpers and (by duck typing) the model wrapper;
+judged tasks build on it through evalkit.tasks.judged. `command` and `_labels` are the CLI edge.
 """
 
-from evalkit.judging._agreement import LABELS, Agreement, Label, agreement
-from evalkit.judging._answer import ParsedAnswer, parse_answer, single_score, slot_scores
+from evalkit.judging._agreement import (
+    AGREEMENT_WARN_BELOW,
+    KAPPA_WARN_BELOW,
+    LABELS,
+    VERDICTS,
+    Agreement,
+    JudgeAgreement,
+    Label,
+    Verdict,
+    agreement,
+    judge_agreement,
+)
+from evalkit.judging._answer import (
+    ParsedAnswer,
+    criterion_scores,
+    parse_answer,
+    single_score,
+    slot_scores,
+)
 from evalkit.judging._calls import JudgeCallStats, judge_call_stats, judge_calls_table
-from evalkit.judging._client import DEFAULT_MAX_REASKS, JudgeOutcome, ask_judge, judge_params, reask_message
+from evalkit.judging._checking import (
+    CHECKS_MODEL,
+    CheckVerdict,
+    check_answer,
+    check_pair,
+    criterion_points,
+)
+from evalkit.judging._client import (
+    DEFAULT_MAX_REASKS,
+    JudgeOutcome,
+    ask_judge,
+    judge_params,
+    reask_message,
+)
 from evalkit.judging._pairs import (
     LENGTH_BINS,
     LengthBias,
@@ -23,24 +61,35 @@ from evalkit.judging._pairs import (
 from evalkit.judging._render import judge_variables, render_judge_prompt
 from evalkit.judging._spec import (
     BUILTIN_VARIABLES,
+    AnyJudgeSpec,
+    CheckCriterion,
+    CheckJudgeSpec,
     ChoiceResult,
     JudgeSpec,
     ScoreResult,
     ScoresResult,
     available_judges,
     find_judge,
-    judge_dirs,
     load_judge,
     template_sha256,
 )
 
 __all__ = [
+    "AGREEMENT_WARN_BELOW",
     "BUILTIN_VARIABLES",
+    "CHECKS_MODEL",
     "DEFAULT_MAX_REASKS",
+    "KAPPA_WARN_BELOW",
     "LABELS",
     "LENGTH_BINS",
+    "VERDICTS",
     "Agreement",
+    "AnyJudgeSpec",
+    "CheckCriterion",
+    "CheckJudgeSpec",
+    "CheckVerdict",
     "ChoiceResult",
+    "JudgeAgreement",
     "JudgeCallStats",
     "JudgeOutcome",
     "JudgeSpec",
@@ -53,13 +102,18 @@ __all__ = [
     "ParsedAnswer",
     "ScoreResult",
     "ScoresResult",
+    "Verdict",
     "agreement",
     "ask_judge",
     "available_judges",
+    "check_answer",
+    "check_pair",
+    "criterion_points",
+    "criterion_scores",
     "find_judge",
+    "judge_agreement",
     "judge_call_stats",
     "judge_calls_table",
-    "judge_dirs",
     "judge_params",
     "judge_variables",
     "length_bias",

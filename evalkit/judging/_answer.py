@@ -15,7 +15,7 @@ from typing import Any
 
 from evalkit.judging._spec import ChoiceResult, JudgeSpec, ScoreResult, ScoresResult
 
-__all__ = ["ParsedAnswer", "parse_answer", "single_score", "slot_scores"]
+__all__ = ["ParsedAnswer", "criterion_scores", "parse_answer", "single_score", "slot_scores"]
 
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n?(.*?)\n?```$", re.DOTALL)
 _MAX_SCHEMA_ERRORS = 3
@@ -87,10 +87,29 @@ def _range_errors(spec: JudgeSpec, value: dict[str, Any]) -> list[str]:
             out.append(f"{name}: must be a number, got {v!r}")
         elif not low <= v <= high:
             out.append(f"{name}: must be between {low:g} and {high:g}, got {v!r}")
+    if isinstance(spec.result, ScoresResult) and spec.result.criteria and not out:
+        out += _sum_errors(spec.result, value)
     if isinstance(spec.result, ChoiceResult):
         allowed = (spec.result.slot_1, spec.result.slot_2, spec.result.tie)
         if value.get(spec.result.field) not in allowed:
             out.append(f"{spec.result.field}: must be one of {list(allowed)}, got {value.get(spec.result.field)!r}")
+    return out
+
+
+def _sum_errors(result: ScoresResult, value: dict[str, Any]) -> list[str]:
+    """A slot's total must be the sum of its criterion points (the judge said both; they must agree)."""
+    out = []
+    for slot, total_field in ((0, result.slot_1_field), (1, result.slot_2_field)):
+        parts = [(c, value.get(fields[slot])) for c, fields in result.criteria.items()]
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for _, v in parts):
+            out.append(f"{total_field}: criterion points must be numbers, got "
+                       + ", ".join(f"{fields[slot]}={value.get(fields[slot])!r}" for fields in result.criteria.values()))
+            continue
+        total = sum(v for _, v in parts)  # type: ignore[misc]
+        if value.get(total_field) != total:
+            terms = " + ".join(f"{c} {v:g}" for c, v in parts)  # type: ignore[str-format]
+            out.append(f"{total_field} is {value.get(total_field)!r} but the criterion points add up to "
+                       f"{terms} = {total:g}")
     return out
 
 
@@ -121,6 +140,13 @@ def slot_scores(spec: JudgeSpec, value: dict[str, Any]) -> tuple[float, float]:
             return float(low), float(high)
         return (low + high) / 2, (low + high) / 2
     raise ValueError(f"judge '{spec.id}' is a {spec.kind} judge; slot scores need a pairwise one")
+
+
+def criterion_scores(spec: JudgeSpec, value: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per criterion, the points of slot 1 and slot 2 from a valid pairwise answer (empty without criteria)."""
+    if not isinstance(spec.result, ScoresResult):
+        return {}
+    return {c: (float(value[a]), float(value[b])) for c, (a, b) in spec.result.criteria.items()}
 
 
 def single_score(spec: JudgeSpec, value: dict[str, Any]) -> float:

@@ -17,7 +17,14 @@ from typing import Any, Literal
 from evalkit.judging._answer import parse_answer
 from evalkit.judging._render import render_judge_prompt
 from evalkit.judging._spec import JudgeSpec
-from evalkit.records import Generation, GenerationParams, Judgment, Message, Prompt, Request
+from evalkit.records import (
+    Generation,
+    GenerationParams,
+    Judgment,
+    Message,
+    Prompt,
+    Request,
+)
 
 __all__ = ["DEFAULT_MAX_REASKS", "JudgeOutcome", "Status", "ask_judge", "reask_message"]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from evalkit.records import Record
 
@@ -41,6 +42,9 @@ class PairJudgment(Record):
     own_length: int | None = None
     """Characters of the own answer."""
     opponent_length: int | None = None
+    criteria: dict[str, PairJudgment] = Field(default_factory=dict)
+    """Per criterion of a judge that scores criteria separately, the same pair on that criterion alone (its
+    points in both orders), so per-criterion wins, ties and losses follow the same rule as the totals."""
 
     def mirrored(self, own: str) -> PairJudgment:
         """The same pair seen from the opponent's side; `own` is this side's model name."""
@@ -49,7 +53,8 @@ class PairJudgment(Record):
 
         return PairJudgment(opponent=own, status=self.status, own_first=flip(self.opponent_first),
                             opponent_first=flip(self.own_first), own_length=self.opponent_length,
-                            opponent_length=self.own_length)
+                            opponent_length=self.own_length,
+                            criteria={c: p.mirrored(own) for c, p in self.criteria.items()})
 
     @property
     def complete(self) -> bool:

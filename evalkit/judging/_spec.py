@@ -3,34 +3,47 @@
 A judge file is reviewed like code. It holds an `id` (its file name), a `version`, a `kind` (`pairwise`: two
 answers side by side; `single`: one answer), a Jinja2 `template`, the JSON Schema of the judge's answer
 (`output_schema`), the `score_range` and how a valid answer becomes scores (`result`). See docs/judging.md.
+
+A *check judge* (`kind: checks`) has `criteria` scored by deterministic checks (evalkit.checks) instead of a
+template: it judges one answer at a time, and pairs by the point rule (evalkit.judging._checking). Its hash is
+`definition_sha256`, over the criteria as canonical JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jinja2
 import jinja2.meta
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evalkit.errors import ConfigError
-from evalkit.search_path import search_dirs
 from evalkit.user_errors import unknown_name, validation_error
 from evalkit.yaml_file import read_yaml_mapping
 
 __all__ = [
     "BUILTIN_VARIABLES",
+    "AnyJudgeSpec",
+    "CheckCriterion",
+    "CheckJudgeSpec",
     "ChoiceResult",
     "JudgeSpec",
     "ScoreResult",
     "ScoresResult",
     "available_judges",
     "find_judge",
-    "judge_dirs",
     "load_judge",
     "template_sha256",
 ]
@@ -71,6 +84,9 @@ class ScoresResult(_Strict):
     """The answer's field with the score of the answer shown first."""
     slot_2_field: str
     """The answer's field with the score of the answer shown second."""
+    criteria: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    """Per criterion, the answer's fields with its points for slot 1 and slot 2; when given, each slot's total
+    must equal the sum of its criterion points (an answer that does not add up is invalid, and re-asked)."""
 
 
 class ChoiceResult(_Strict):
@@ -160,10 +176,12 @@ class JudgeSpec(_Strict):
         properties = self.output_schema.get("properties") or {}
         required = set(self.output_schema.get("required") or ())
         fields = {"scores": ("slot_1_field", "slot_2_field"), "choice": ("field",), "score": ("field",)}
-        for attr in fields[self.result.type]:
-            name = getattr(self.result, attr)
+        named = [(f"result.{attr}", getattr(self.result, attr)) for attr in fields[self.result.type]]
+        if isinstance(self.result, ScoresResult):
+            named += [(f"result.criteria.{c}", f) for c, pair in self.result.criteria.items() for f in pair]
+        for where, name in named:
             if name not in properties or name not in required:
-                raise ValueError(f"result.{attr}: '{name}' must be a required property of output_schema "
+                raise ValueError(f"{where}: '{name}' must be a required property of output_schema "
                                  f"(properties: {sorted(properties)}, required: {sorted(required)})")
         if isinstance(self.result, ChoiceResult):
             values = (self.result.slot_1, self.result.slot_2, self.result.tie)
@@ -204,24 +222,100 @@ class JudgeSpec(_Strict):
         """`id vVERSION`, for notes and tables."""
         return f"{self.id} v{self.version}"
 
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        """The criteria the judge gives points for separately (empty: totals only)."""
+        return tuple(self.result.criteria) if isinstance(self.result, ScoresResult) else ()
 
-def judge_dirs() -> list[Path]:
-    """Folders searched for judge files by id: $EVALKIT_JUDGES, ./judges, then the project's `judges/`."""
-    return search_dirs("EVALKIT_JUDGES", "judges")
+
+class CheckCriterion(_Strict):
+    """One criterion of a check judge: a registered check (evalkit.checks) with its arguments."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    """Snake-case name; also the metric name of its mean check score (e.g. `citation_f1`)."""
+    description: str = ""
+    check: str
+    """A check name from the registry (`citations`, `markdown_sections`, `regex`, `terms`, `length`,
+    `json_schema`, or a third party's)."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    compares_with: str | None = None
+    """The LLM judge criterion that means the same (e.g. `citation`): the report shows their agreement."""
 
 
-def available_judges() -> dict[str, Path]:
-    """Judge id -> file, over all judge folders (earlier folders win)."""
+class CheckJudgeSpec(_Strict):
+    """A parsed, validated check judge file (`kind: checks`)."""
+
+    id: str
+    version: str
+    kind: Literal["checks"]
+    description: str
+    criteria: tuple[CheckCriterion, ...] = Field(min_length=1)
+    path: Path = Path(".")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("criteria")
+    @classmethod
+    def _distinct(cls, value: tuple[CheckCriterion, ...]) -> tuple[CheckCriterion, ...]:
+        names = [c.name for c in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"criterion names must be distinct; repeated: {repeated}")
+        return value
+
+    @cached_property
+    def definition_sha256(self) -> str:
+        """sha256 of the criteria (name, check, arguments) as canonical JSON: what the verdicts depend on."""
+        body = [{"name": c.name, "check": c.check, "args": c.args} for c in self.criteria]
+        return template_sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+
+    @property
+    def template_sha256(self) -> str:
+        """The definition hash, under the name every Judgment records."""
+        return self.definition_sha256
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """Points one answer can get: one per criterion."""
+        return (0.0, float(len(self.criteria)))
+
+    @property
+    def label(self) -> str:
+        """`id vVERSION`, for notes and tables."""
+        return f"{self.id} v{self.version}"
+
+    @cached_property
+    def checks(self) -> tuple[Any, ...]:
+        """Each criterion's configured check (evalkit.checks.Check), created once; ConfigError names the file."""
+        from evalkit.checks import create_check
+
+        return tuple(create_check(c.check, c.args, where=f"{self.path}: criteria[{i}]", base_dir=self.path.parent)
+                     for i, c in enumerate(self.criteria))
+
+
+AnyJudgeSpec = JudgeSpec | CheckJudgeSpec
+"""What a judge file holds: an LLM judge or a check judge."""
+
+
+def available_judges(dirs: Sequence[Path]) -> dict[str, Path]:
+    """Judge id -> file, over the folders `dirs` (earlier folders win)."""
     found: dict[str, Path] = {}
-    for d in judge_dirs():
+    for d in dirs:
+        if not d.is_dir():
+            continue
         for f in sorted(d.iterdir()):
             if f.suffix in JUDGE_SUFFIXES and f.is_file():
                 found.setdefault(f.stem, f)
     return found
 
 
-def find_judge(name_or_path: str, *, relative_to: Path | None = None, where: str = "") -> JudgeSpec:
-    """Load a judge by id (see judge_dirs) or by file path (relative paths start at `relative_to`)."""
+def find_judge(name_or_path: str, *, dirs: Sequence[Path], relative_to: Path | None = None,
+               where: str = "") -> AnyJudgeSpec:
+    """Load a judge by id (from the first of `dirs` that has it) or by file path (relative paths start at
+    `relative_to`)."""
     if Path(name_or_path).suffix in JUDGE_SUFFIXES:
         p = Path(name_or_path)
         if not p.is_absolute() and relative_to is not None:
@@ -229,28 +323,31 @@ def find_judge(name_or_path: str, *, relative_to: Path | None = None, where: str
         if not p.is_file():
             raise ConfigError(f"{where + ': ' if where else ''}judge file not found: {p}")
         return load_judge(p)
-    judges = available_judges()
+    judges = available_judges(dirs)
     if name_or_path in judges:
         return load_judge(judges[name_or_path])
-    folders = ", ".join(map(str, judge_dirs())) or "no judges folder"
+    folders = ", ".join(map(str, dirs)) or "no judges folder"
     raise unknown_name("judge", name_or_path, judges, where=where,
                        hint=f"(Judges are .yaml files, found in {folders}.)")
 
 
-def load_judge(path: Path) -> JudgeSpec:
-    """Read and validate one judge file; a ConfigError names the file and the field at fault."""
+def load_judge(path: Path) -> AnyJudgeSpec:
+    """Read and validate one judge file (LLM or check judge); a ConfigError names the file and the field at fault."""
     try:
         raw = read_yaml_mapping(path, "a judge file")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read judge file: {exc.strerror}") from None
     if "path" in raw:
         raise ConfigError(f"{path}: path: unknown field")
+    model: type[JudgeSpec | CheckJudgeSpec] = CheckJudgeSpec if raw.get("kind") == "checks" else JudgeSpec
     try:
-        spec = JudgeSpec(**raw, path=path.resolve())
+        spec = model(**raw, path=path.resolve())
     except ValidationError as exc:
-        raise validation_error(exc, where=str(path), model=JudgeSpec) from None
+        raise validation_error(exc, where=str(path), model=model) from None
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if spec.id != path.stem:
         raise ConfigError(f"{path}: id: must equal the file name '{path.stem}' (got {spec.id!r})")
+    if isinstance(spec, CheckJudgeSpec):
+        _ = spec.checks  # every check's arguments are validated when the file loads, not at the first answer
     return spec

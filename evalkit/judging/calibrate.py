@@ -46,6 +46,22 @@ class CandidateResult:
     judgments: tuple[tuple[Judgment, ...], ...]
     """Per pair: every judge call made for it (both orders, re-asks included)."""
     calls: JudgeCallStats | None
+    order_correct: int = 0
+    """Single-order verdicts (two per pair) that equal the human label; an invalid order counts as wrong."""
+    order_agreements: int = 0
+    """Pairs whose verdict is the same in both orders (the same answer preferred, or a tie both times)."""
+
+    @property
+    def accuracy(self) -> float | None:
+        """LLMBar's accuracy: share of single-order verdicts (both orders of every pair) equal to the human's."""
+        n = len(self.verdicts)
+        return self.order_correct / (2 * n) if n else None
+
+    @property
+    def positional_agreement(self) -> float | None:
+        """LLMBar's positional agreement: share of pairs judged the same way in both orders (invalid: not)."""
+        n = len(self.verdicts)
+        return self.order_agreements / n if n else None
 
 
 @dataclass(frozen=True)
@@ -80,21 +96,39 @@ async def _judge_pair(judge: Any, spec: JudgeSpec, variables: Mapping[str, Any],
 
 async def _candidate(judge: Any, spec: JudgeSpec, variables: Mapping[str, Any], pairs: Sequence[LabeledPair],
                      max_reasks: int, seed: int, on_done: Any) -> CandidateResult:
-    from evalkit.runner import bounded_map
+    # At most the judge's own concurrency in flight (the wrapper bounds calls too; this bounds pending pairs).
+    gate = asyncio.Semaphore(max(1, judge.spec.concurrency))
 
     async def one(pair: LabeledPair) -> tuple[PairJudgment, tuple[Judgment, ...]]:
-        out = await _judge_pair(judge, spec, variables, pair, max_reasks, seed)
+        async with gate:
+            out = await _judge_pair(judge, spec, variables, pair, max_reasks, seed)
         if on_done is not None:
             on_done(judge.name)
         return out
 
-    judged = await bounded_map(one, pairs, max(1, judge.spec.concurrency))
+    judged = await asyncio.gather(*(one(p) for p in pairs))
     verdicts = tuple(_OUTCOME_LABEL[p.outcome] if p.complete else None for p, _ in judged)
     calls = judge_call_stats(j for _, js in judged for j in js)
+    correct, agreements = _order_counts([p.human for p in pairs], [p for p, _ in judged])
     return CandidateResult(model=judge.name, model_id=judge.spec.model, verdicts=verdicts,
                            agreement=agreement([p.human for p in pairs], verdicts),
                            stats=pair_stats([p for p, _ in judged]), judgments=tuple(js for _, js in judged),
-                           calls=calls[0] if calls else None)
+                           calls=calls[0] if calls else None, order_correct=correct, order_agreements=agreements)
+
+
+def _order_counts(humans: Sequence[Label], judged: Sequence[PairJudgment]) -> tuple[int, int]:
+    """(single-order verdicts equal to the human label, pairs judged alike in both orders), LLMBar's way.
+
+    Each order is read from answer 1's side (+1: answer 1 better, 0: tie, -1: answer 2 better); an order
+    without a valid answer is wrong and breaks the pair's positional agreement.
+    """
+    want = {"1": 1, "2": -1, "tie": 0}
+    correct = agreements = 0
+    for human, pair in zip(humans, judged, strict=True):
+        sides = [None if t is None else (t[0] > t[1]) - (t[0] < t[1]) for t in (pair.own_first, pair.opponent_first)]
+        correct += sum(v == want[human] for v in sides if v is not None)
+        agreements += sides[0] is not None and sides[0] == sides[1]
+    return correct, agreements
 
 
 async def calibrate(spec: JudgeSpec, variables: Mapping[str, Any], pairs: Sequence[LabeledPair],
@@ -133,6 +167,10 @@ def calibration_document(result: CalibrationResult) -> dict[str, Any]:
                    "human": {k: humans.count(k) for k in ("1", "2", "tie")}},
         "max_reasks": result.max_reasks,
         "definitions": {
+            "accuracy": "LLMBar's accuracy: share of single-order verdicts (each pair judged in both orders) equal "
+                        "to the human label; an order without a valid answer counts as wrong",
+            "positional_agreement": "LLMBar's positional agreement: share of pairs whose verdict is the same in "
+                                    "both orders",
             "agreement_with_ties": "share of pairs with a valid judge verdict where the judge's label (1, 2 or "
                                    "tie) equals the human's",
             "agreement_without_ties": "the same over pairs where neither the human nor the judge said tie",
@@ -154,6 +192,7 @@ def _candidate_doc(c: CandidateResult) -> dict[str, Any]:
         "mean_latency_s": c.calls.mean_latency_s}
     return {
         "model": c.model, "model_id": c.model_id, "n": a.n, "n_invalid": a.n_invalid,
+        "accuracy": c.accuracy, "positional_agreement": c.positional_agreement,
         "agreement_with_ties": a.with_ties, "n_without_ties": a.n_without_ties,
         "agreement_without_ties": a.without_ties, "kappa": a.kappa,
         "flip_rate": s.flip_rate, "position_bias": s.position_bias,

@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from evalkit.errors import ConfigError, EvalkitError
@@ -40,11 +46,12 @@ def run_judge_command(args: argparse.Namespace, console: Console) -> int:
 
 def _list(console: Console) -> int:
     from evalkit.judging._spec import available_judges, load_judge
+    from evalkit.tasks.judged import judge_dirs
 
     table = Table(title="judges")
-    for col in ("id", "version", "kind", "score range", "template sha256", "file"):
+    for col in ("id", "version", "kind", "score range", "template/definition sha256", "file"):
         table.add_column(col)
-    for name, path in available_judges().items():
+    for name, path in available_judges(judge_dirs()).items():
         try:
             s = load_judge(path)
             table.add_row(s.id, s.version, s.kind, f"{s.score_range[0]:g}-{s.score_range[1]:g}",
@@ -60,17 +67,21 @@ def _calibrate(args: argparse.Namespace, console: Console) -> int:
     from evalkit.config import load_config, resolve_models
     from evalkit.judging._labels import load_labels
     from evalkit.judging._render import judge_variables
-    from evalkit.judging._spec import find_judge
-    from evalkit.judging.calibrate import calibrate, calibration_document, judgments_lines, rank_candidates
-    from evalkit.model import Model
-    from evalkit.providers import create_provider
-    from evalkit.ratelimit import RateLimiter
+    from evalkit.judging._spec import JudgeSpec
+    from evalkit.judging.calibrate import (
+        calibrate,
+        calibration_document,
+        judgments_lines,
+        rank_candidates,
+    )
+    from evalkit.model_pool import build_models
     from evalkit.store import write_atomic
+    from evalkit.tasks.judged import find_task_judge
 
-    spec = find_judge(args.judge, where="evalkit judge calibrate")
-    if spec.kind != "pairwise":
+    spec = find_task_judge(args.judge, where="evalkit judge calibrate")
+    if not isinstance(spec, JudgeSpec) or spec.kind != "pairwise":
         raise ConfigError(f"evalkit judge calibrate: judge '{spec.id}' ({spec.path}) has kind '{spec.kind}'; "
-                          f"calibration compares pairs and needs a judge of kind 'pairwise'")
+                          f"calibration asks judge models about pairs and needs an LLM judge of kind 'pairwise'")
     variables = judge_variables(spec, parse_vars(args.var), where="--var")
     pairs = load_labels(args.labels)
     if args.limit is not None:
@@ -79,26 +90,22 @@ def _calibrate(args: argparse.Namespace, console: Console) -> int:
     specs = resolve_models(args.models, config)
     if args.concurrency is not None:
         specs = [s.model_copy(update={"concurrency": args.concurrency}) for s in specs]
-    providers = [create_provider(s) for s in specs]  # keys and files checked before any call
     cache = None if args.no_cache else ResponseCache.in_dir(args.cache_dir)
-    limiters: dict[tuple[str, str | None], RateLimiter] = {}
-    judges = [Model(spec=s, provider=p, cache=cache, seed=args.seed,
-                    limiter=(limiters.setdefault((s.provider, s.base_url), RateLimiter(s.requests_per_second))
-                             if s.requests_per_second else None))
-              for s, p in zip(specs, providers, strict=True)]
+    pool = build_models(specs, cache=cache, seed=args.seed)  # keys and files checked before any call
+    judges = pool.models
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, disable=args.quiet)
     bars = {j.name: progress.add_task(j.name, total=len(pairs)) for j in judges}
 
     async def go() -> Any:
         try:
-            await asyncio.gather(*(j.warmup() for j in judges))
+            await pool.warm_up()
             return await calibrate(spec, variables, pairs, judges, labels_path=args.labels,
                                    max_reasks=args.max_reasks, seed=args.seed,
                                    on_done=lambda name: progress.advance(bars[name]))
         finally:
-            for j in judges:
-                await j.aclose()
+            for problem in await pool.aclose():
+                console.print(f"[yellow]{problem}[/yellow]")
 
     try:
         with progress:
@@ -126,15 +133,19 @@ def _print_table(console: Console, result: Any, ranked: list[Any], n_pairs: int)
     humans = [p.human for p in result.pairs]
     table = Table(title=f"Judge calibration: {result.judge.label} on {n_pairs} labelled pairs "
                         f"(human: {humans.count('1')}x 1, {humans.count('2')}x 2, {humans.count('tie')}x tie)")
-    for col in ("candidate", "model id", "valid pairs", "invalid", "agreement (with ties)",
-                "agreement (without ties)", "Cohen's kappa", "flip rate", "position bias"):
+    for col in ("candidate", "model id", "valid pairs", "invalid", "accuracy (both orders)",
+                "positional agreement", "agreement (with ties)", "agreement (without ties)", "Cohen's kappa",
+                "flip rate", "position bias"):
         table.add_column(col, justify="left" if col in ("candidate", "model id") else "right")
     for c in ranked:
         a, s = c.agreement, c.stats
-        table.add_row(c.model, c.model_id, str(a.n), str(a.n_invalid), _pct(a.with_ties),
+        table.add_row(c.model, c.model_id, str(a.n), str(a.n_invalid), _pct(c.accuracy),
+                      _pct(c.positional_agreement), _pct(a.with_ties),
                       f"{_pct(a.without_ties)} (n={a.n_without_ties})",
                       "—" if a.kappa is None else f"{a.kappa:.3f}", _pct(s.flip_rate), _pct(s.position_bias))
     console.print(table)
-    console.print("Each pair is judged in both orders; a verdict that changes with the order counts as a tie. "
-                  "Position bias: share of decisive single-order verdicts won by the answer shown first "
-                  "(50% = none).")
+    console.print("Each pair is judged in both orders. Accuracy and positional agreement are LLMBar's (accuracy "
+                  "over both orders' verdicts; agreement: the same verdict in both orders; LLMBar Natural: GPT-4 "
+                  "93.5% / 97%, ChatGPT 79.0% / 68%, random 50%). For the other columns a verdict that changes "
+                  "with the order counts as a tie. Position bias: share of decisive single-order verdicts won by "
+                  "the answer shown first (50% = none).")

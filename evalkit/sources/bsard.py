@@ -191,13 +191,14 @@ def context_articles(gold_ids: Sequence[str], corpus_ids: Sequence[str], questio
 
 def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, BsardArticle],
                    where: str, labels: Sequence[str] | None = None,
-                   options: BsardOptions = BsardOptions()) -> list[Sample]:
+                   options: BsardOptions | None = None) -> list[Sample]:
     """Samples from question rows, each with its relevant articles looked up in the corpus (a pure function).
 
     Errors name the question row (`labels[i]` when given); an article id missing from the corpus is an error, never a silently shorter
     context, because the models would then be judged on articles they were not given. `options.distractors`
     adds that many other corpus articles to each context (see context_articles).
     """
+    options = options or BsardOptions()
     corpus_ids = list(corpus)
     samples: list[Sample] = []
     seen: dict[str, int] = {}

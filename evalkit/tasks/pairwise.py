@@ -1,16 +1,25 @@
-"""The `pairwise_judge` task: an LLM judge compares each model's answer with the reference model's answer,
-in both orders, and the scores are mapped back to the models.
+"""The `pairwise_judge` task: each model's answer is compared with the reference model's answer by an LLM judge
+(in both orders), by a check judge (deterministic checks, no model), or by both, and the points are mapped
+back to the models.
 
-Suite arguments (`task_args`, see evalkit.judging.JudgeTaskArgs): `judge` (a pairwise judge id or file, e.g.
-`legal_quality` or `preference`), optional `judge_vars`, `question_field`, `context_field`, `show_reference`,
-`max_reasks`; and `ragas` (evalkit.metrics.ragas_metrics.RagasSettings, opt-in: e.g. `ragas: {metrics:
-[faithfulness, answer_relevancy]}` adds RAGAS scores of every model's answer, with the judge as RAGAS' LLM and
-`context_field` as the context).
+Suite arguments (`task_args`, evalkit.tasks.judged.JudgeTaskArgs): `judge` (a pairwise LLM judge, e.g.
+`legal_quality` or `preference`), `checks` (a check judge, e.g. `bsard_checks`), at least one of them;
+optional `judge_vars`, `question_field`, `context_field`, `show_reference`, `max_reasks`; and `ragas`
+(evalkit.metrics.ragas_metrics.RagasSettings, opt-in, needs the LLM judge's model).
+
+Which judges run: the check judge always; the LLM judge when the runner gives a judge model (`judge_need` is
+`optional` with a check judge, `required` without one). The notes say which ran and why.
 
 Policies (docs/judging.md): an item counts only when both orders gave a valid verdict; a model's score on an
 item is its mean over the two orders; a verdict that changes with the order counts as a tie in win/tie/loss.
 Items left out (judge answer still invalid after the re-asks, a failed judge call, a model without an answer)
-are counted per model and shown in the notes; they never enter a mean.
+are counted per model and shown in the notes; they never enter a mean. A check judge's two orders are the same
+verdict by construction (checks see one answer at a time).
+
+Per-sample records: `ModelScore.details["pairs"]` holds the PairJudgment per opponent of the primary judge (the
+LLM judge when it ran, else the check judge; `details["pairs_judge"]` says which), so human-agreement and gate
+code read either the same way; `details["checks"]` holds the answer's check results per criterion, from which
+the check judge's pairs against any model are recomputed.
 """
 
 from __future__ import annotations
@@ -23,13 +32,27 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.checks import CheckResult
 from evalkit.errors import ConfigError
-from evalkit.judging._answer import slot_scores
-from evalkit.judging._calls import judge_calls_table
-from evalkit.judging._client import JudgeOutcome, ask_judge
-from evalkit.judging._pairs import LengthBias, PairJudgment, PairStats, length_bias, pair_stats
-from evalkit.judging._summary import check_results, mean_metric, paired_score_comparison, rate_metric
-from evalkit.judging._taskargs import JudgeTaskArgs, LoadedJudge, item_basics, load_task_judge, parse_task_args
+from evalkit.judging import (
+    AGREEMENT_WARN_BELOW,
+    CHECKS_MODEL,
+    KAPPA_WARN_BELOW,
+    CheckJudgeSpec,
+    JudgeOutcome,
+    LengthBias,
+    PairJudgment,
+    PairStats,
+    ask_judge,
+    check_answer,
+    check_pair,
+    criterion_scores,
+    judge_agreement,
+    judge_calls_table,
+    length_bias,
+    pair_stats,
+    slot_scores,
+)
 from evalkit.metrics.ragas_metrics import RAGAS_KEY, RagasScorer, RagasSettings
 from evalkit.records import (
     Comparison,
@@ -43,12 +66,29 @@ from evalkit.records import (
     TaskSummary,
 )
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap, sign_test
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.judged import (
+    JudgeTaskArgs,
+    LoadedJudge,
+    TaskJudges,
+    check_judge_fields,
+    item_basics,
+    judges_note,
+    load_task_judges,
+    mean_metric,
+    paired_score_comparison,
+    parse_task_args,
+    rate_metric,
+)
 
-__all__ = ["PairwiseTask", "create"]
+__all__ = ["CHECKS_KEY", "PAIRS_JUDGE_KEY", "PAIRS_KEY", "PairwiseTask", "create"]
 
 PAIRS_KEY = "pairs"
-"""ModelScore.details key: opponent name -> PairJudgment (as JSON), seen from this model's side."""
+"""ModelScore.details key: opponent name -> PairJudgment (as JSON) of the primary judge, from this model's side."""
+PAIRS_JUDGE_KEY = "pairs_judge"
+"""ModelScore.details key: which judge's pairs PAIRS_KEY holds, `llm` or `checks`."""
+CHECKS_KEY = "checks"
+"""ModelScore.details key: criterion -> {"met", "score"} of this model's answer under the check judge."""
 
 
 class PairwiseTaskArgs(JudgeTaskArgs):
@@ -61,7 +101,11 @@ class PairwiseTaskArgs(JudgeTaskArgs):
 def create(args: Mapping[str, Any], suite_path: Path) -> PairwiseTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
     parsed = parse_task_args(PairwiseTaskArgs, args, suite_path)
-    return PairwiseTask(parsed, load_task_judge(parsed, suite_path, "pairwise"))
+    judges = load_task_judges(parsed, suite_path, "pairwise")
+    if parsed.ragas.metrics and judges.llm is None:
+        raise ConfigError(f"{suite_path}: task_args.ragas: RAGAS asks an LLM and needs an LLM judge under "
+                          f"task_args.judge (received only the check judge {parsed.checks or parsed.judge!r})")
+    return PairwiseTask(parsed, judges.llm, checks=judges.checks)
 
 
 def _pair_from(score: ModelScore | None, opponent: str) -> PairJudgment | None:
@@ -69,48 +113,82 @@ def _pair_from(score: ModelScore | None, opponent: str) -> PairJudgment | None:
     return None if raw is None else PairJudgment.model_validate(raw)
 
 
+def _llm_pair(score: ModelScore | None, opponent: str) -> PairJudgment | None:
+    """The LLM judge's pair, when PAIRS_KEY holds the LLM judge's pairs."""
+    if score is None or score.details.get(PAIRS_JUDGE_KEY) != "llm":
+        return None
+    return _pair_from(score, opponent)
+
+
+def _check_results(score: ModelScore | None) -> dict[str, CheckResult] | None:
+    raw = score.details.get(CHECKS_KEY) if score is not None else None
+    return None if raw is None else {c: CheckResult.model_validate(v) for c, v in raw.items()}
+
+
 class PairwiseTask(Task):
-    """Judges (reference, model) pairs in both orders and summarises scores, verdicts and judge biases."""
+    """Judges (reference, model) pairs with an LLM judge and/or a check judge; summarises scores, verdicts,
+    judge biases and, with both judges, how far the LLM judge agrees with the objective checks."""
 
     name = "pairwise_judge"
-    needs_judge = True
 
-    def __init__(self, args: JudgeTaskArgs, judge: LoadedJudge) -> None:
+    def __init__(self, args: JudgeTaskArgs, judge: LoadedJudge | None, checks: CheckJudgeSpec | None = None) -> None:
         self.args = args
+        self.judges = TaskJudges(llm=judge, checks=checks)
+        if judge is None and checks is None:
+            raise ValueError("a pairwise task needs an LLM judge, a check judge, or both")
         self.judge = judge
-        self.metric = f"{judge.spec.id}_score"
+        self.checks = checks
+        self.judge_need = self.judges.judge_need
+        self.needs_judge = judge is not None
+        self.metric = f"{judge.spec.id}_score" if judge is not None else None
         settings = getattr(args, "ragas", None)
         self.ragas = RagasScorer(settings) if settings is not None and settings.metrics else None
 
-    def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
-        """No variables: the compared models' prompts do not depend on the judge."""
-        return {}
+    def check_samples(self, samples: Sequence[Sample], where: str) -> None:
+        """Every sample has the fields the check judge's checks read (DataError before any call)."""
+        if self.checks is not None:
+            check_judge_fields(self.checks, samples, where)
 
     # -----------------------------------------------------------------------------------------------------
     # Scoring
 
     async def score(self, sample: Sample, generations: Mapping[str, Generation],
                     ctx: ScoringContext) -> SampleResult:
-        """Judge every model against the reference in both orders; every judge call is kept."""
-        if ctx.judge is None:
+        """Check every answer, judge every model against the reference; every judgment is kept."""
+        if self.checks is None and ctx.judge is None:
             raise ConfigError(f"task '{self.name}' needs a judge model (set `judge:` in the suite or the project "
                               f"config, or pass --judge)")
         models = list(generations)
         # The runner may not say which model is the reference while scoring: then every pair is judged,
         # and summarize() picks the pairs with the reference.
-        reference = getattr(ctx, "reference", None)
+        reference = ctx.reference
         pairs = ([(m, reference) for m in models if m != reference] if reference in generations
                  else list(combinations(models, 2)))
-        judged = await asyncio.gather(*(self._judge_pair(sample, generations[x], generations[y], ctx)
-                                        for x, y in pairs))
-        by_model: dict[str, dict[str, PairJudgment]] = {m: {} for m in models}
         judgments: list[Judgment] = []
-        for (x, y), (pair, calls) in zip(pairs, judged):
-            by_model[x][y] = pair
-            by_model[y][x] = pair.mirrored(x)
-            judgments.extend(calls)
-        scores = {m: self._model_score(generations[m], by_model[m]) for m in models}
-        if self.ragas is not None:
+        checked: dict[str, dict[str, CheckResult]] = {}
+        if self.checks is not None:
+            for m in models:
+                if generations[m].ok:
+                    verdict = check_answer(self.checks, generations[m].output or "", sample, details={"model": m})
+                    checked[m] = dict(verdict.results)
+                    judgments.append(verdict.judgment)
+        llm_ran = self.judge is not None and ctx.judge is not None
+        by_model: dict[str, dict[str, PairJudgment]] = {m: {} for m in models}
+        if llm_ran:
+            judged = await asyncio.gather(*(self._judge_pair(sample, generations[x], generations[y], ctx)
+                                            for x, y in pairs))
+            for (x, y), (pair, calls) in zip(pairs, judged):
+                by_model[x][y] = pair
+                by_model[y][x] = pair.mirrored(x)
+                judgments.extend(calls)
+        else:
+            for x, y in pairs:
+                pair = _checked_pair(generations[x], generations[y], checked)
+                by_model[x][y] = pair
+                by_model[y][x] = pair.mirrored(x)
+        primary = "llm" if llm_ran else "checks"
+        scores = {m: self._model_score(generations[m], by_model[m], primary, checked.get(m)) for m in models}
+        if self.ragas is not None and ctx.judge is not None:
             basics = item_basics(self.args, sample)
             ragas = await self.ragas.score(sample.id, basics["question"], basics["context"], generations, ctx.judge)
             scores = {m: s.model_copy(update={"details": {**s.details, RAGAS_KEY: ragas[m]}}) for m, s in scores.items()}
@@ -118,32 +196,44 @@ class PairwiseTask(Task):
 
     async def _judge_pair(self, sample: Sample, own: Generation, opp: Generation,
                           ctx: ScoringContext) -> tuple[PairJudgment, list[Judgment]]:
-        lengths = {"own_length": len(own.output) if own.ok else None,
-                   "opponent_length": len(opp.output) if opp.ok else None}
+        assert self.judge is not None
+        lengths = {"own_length": len(own.output) if own.ok and own.output else None,
+                   "opponent_length": len(opp.output) if opp.ok and opp.output else None}
         if not (own.ok and opp.ok):
             return PairJudgment(opponent=opp.model, status="no_answer", **lengths), []
         basics = item_basics(self.args, sample)
+        judge = self.judge
 
         def ask(first: Generation, second: Generation) -> Any:
             item = {**basics, "answer_1": first.output, "answer_2": second.output}
             details = {"order": f"{first.model}|{second.model}", "slot_1": first.model, "slot_2": second.model}
-            return ask_judge(ctx.judge, self.judge.spec, item, self.judge.variables, max_reasks=self.args.max_reasks,
+            return ask_judge(ctx.judge, judge.spec, item, judge.variables, max_reasks=self.args.max_reasks,
                              seed=ctx.seed, sample_id=sample.id, details=details)
 
         own_first, opp_first = await asyncio.gather(ask(own, opp), ask(opp, own))
         status = _status(own_first, opp_first)
-        spec = self.judge.spec
-        a = slot_scores(spec, own_first.value) if own_first.ok else None
-        b = slot_scores(spec, opp_first.value) if opp_first.ok else None
+        spec = judge.spec
+        a = slot_scores(spec, own_first.value) if own_first.ok and own_first.value else None
+        b = slot_scores(spec, opp_first.value) if opp_first.ok and opp_first.value else None
+        criteria: dict[str, PairJudgment] = {}
+        if status == "complete" and spec.criteria:
+            ca = criterion_scores(spec, own_first.value or {})
+            cb = criterion_scores(spec, opp_first.value or {})
+            criteria = {c: PairJudgment(opponent=opp.model, status="complete", own_first=ca[c],
+                                        opponent_first=(cb[c][1], cb[c][0])) for c in spec.criteria}
         pair = PairJudgment(opponent=opp.model, status=status, own_first=a,
-                            opponent_first=None if b is None else (b[1], b[0]), **lengths)
+                            opponent_first=None if b is None else (b[1], b[0]), criteria=criteria, **lengths)
         return pair, [*own_first.judgments, *opp_first.judgments]
 
     @staticmethod
-    def _model_score(gen: Generation, pairs: Mapping[str, PairJudgment]) -> ModelScore:
-        """Mean score over the model's complete pairs; the label (win/tie/loss) when it has one opponent."""
+    def _model_score(gen: Generation, pairs: Mapping[str, PairJudgment], primary: str,
+                     checked: Mapping[str, CheckResult] | None) -> ModelScore:
+        """Mean primary score over the model's complete pairs; the label (win/tie/loss) with one opponent."""
         done = [p for p in pairs.values() if p.complete]
-        details: dict[str, Any] = {PAIRS_KEY: {o: p.model_dump(mode="json") for o, p in pairs.items()}}
+        details: dict[str, Any] = {PAIRS_KEY: {o: p.model_dump(mode="json") for o, p in pairs.items()},
+                                   PAIRS_JUDGE_KEY: primary}
+        if checked is not None:
+            details[CHECKS_KEY] = {c: {"met": r.met, "score": r.score} for c, r in checked.items()}
         if not gen.ok:
             details.update(failed=True, error=gen.error or "no output")
         return ModelScore(value=float(np.mean([p.own_score for p in done])) if done else None,
@@ -154,46 +244,31 @@ class PairwiseTask(Task):
 
     def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
-        """Per-model mean scores with CIs, paired deltas, verdict counts, flip rate, position and length bias."""
+        """LLM judge: mean scores with CIs, paired deltas, verdicts, flip rate, position and length bias, per
+        criterion verdicts. Check judge: each criterion's mean check score with paired CIs, the point-rule
+        verdicts. Both: their agreement per criterion, with a warning when it is low."""
         check_results(samples, results, ctx)
-        ref = ctx.reference
-        challengers = [m for m in ctx.models if m != ref]
-        pairs = {m: [p for r in results if (p := _pair_from(r.scores.get(m), ref)) is not None]
-                 for m in challengers}
-        metrics: dict[str, tuple[MetricValue, ...]] = {ref: self._reference_metrics(results, challengers, ctx)}
+        llm_ran = any(s.details.get(PAIRS_JUDGE_KEY) == "llm" for r in results for s in r.scores.values())
+        parts: list[_Part] = []
+        if self.judge is not None and llm_ran:
+            parts.append(self._llm_part(results, ctx))
+        if self.checks is not None:
+            parts.append(self._checks_part(self.checks, results, ctx))
+        if self.judge is not None and llm_ran and self.checks is not None:
+            parts.append(self._agreement_part(self.judge, self.checks, results, ctx))
+        metrics: dict[str, tuple[MetricValue, ...]] = {m: () for m in ctx.models}
         comparisons: list[Comparison] = []
-        verdict_rows, tables, notes = [], [], []
-        for m in challengers:
-            stats, bias = pair_stats(pairs[m]), length_bias(pairs[m])
-            metrics[m] = self._challenger_metrics(pairs[m], stats, bias, ctx)
-            comparisons += self._comparisons(m, pairs[m], stats, ctx)
-            verdict_rows.append(_verdict_row(m, ref, stats))
-            tables.append(_length_table(m, ref, bias))
-            notes += _exclusion_notes(m, ref, stats, len(results) - len(pairs[m]), self.args.max_reasks)
-            notes.append(_length_note(m, ref, bias))
-        spec = self.judge.spec
-        tables.insert(0, Table(title=f"Pairwise verdicts: judge {spec.label} (each pair judged in both orders)",
-                               columns=("model", "reference", "items", "wins", "ties", "losses", "flips",
-                                        "reversals", "flip rate", "position bias", "judge invalid",
-                                        "judge failed", "no answer"), rows=tuple(verdict_rows)))
-        tables.append(judge_calls_table((j for r in results for j in r.judgments),
-                                        title=f"Judge calls: {spec.label}"))
-        notes = [
-            f"judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}); every pair judged twice, "
-            f"with each answer shown first once",
-            "rule for inconsistent verdicts: an item counts only when both orders gave a valid verdict; a model's "
-            "score on an item is its mean over the two orders; a verdict that changes with the order (a flip) "
-            "counts as a tie in wins/ties/losses",
-            "position_bias: share of decisive single-order verdicts won by the answer shown first (0.5 = none); "
-            "flip_rate: share of items whose verdict changed with the order",
-            *notes,
-        ]
-        if len(challengers) > 1:
-            notes.append(f"{ref}'s {self.metric} is its mean over all its pairs; each delta is paired on the items "
-                         f"of that one pair")
-        if self.ragas is not None:
-            extra = self.ragas.summarize(results, ctx.models, ref, seed=ctx.seed, n_bootstrap=ctx.n_bootstrap,
-                                         confidence=ctx.confidence)
+        tables: list[Table] = []
+        notes = [judges_note(self.judges, llm_ran)]
+        for part in parts:
+            for m, ms in part.metrics.items():
+                metrics[m] = metrics.get(m, ()) + tuple(ms)
+            comparisons += part.comparisons
+            tables += part.tables
+            notes += part.notes
+        if self.ragas is not None and llm_ran:
+            extra = self.ragas.summarize(results, ctx.models, ctx.reference, seed=ctx.seed,
+                                         n_bootstrap=ctx.n_bootstrap, confidence=ctx.confidence)
             metrics = {m: metrics.get(m, ()) + extra.metrics.get(m, ()) for m in ctx.models}
             comparisons += extra.comparisons
             tables.append(extra.table)
@@ -202,15 +277,66 @@ class PairwiseTask(Task):
             notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} items ('{TOO_FEW_ITEMS}') report the "
                          f"delta only, with no interval or p-value")
         notes.append(f"intervals: {ctx.confidence:.0%} percentile bootstrap ({ctx.n_bootstrap} resamples, seed "
-                     f"{ctx.seed}) for means and deltas, Wilson for rates")
+                     f"{ctx.seed}) for means, deltas and kappa, Wilson for rates")
         return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
                            notes=tuple(notes))
 
+    # LLM judge ---------------------------------------------------------------------------------------------
+
+    def _llm_part(self, results: Sequence[SampleResult], ctx: SummaryContext) -> _Part:
+        assert self.judge is not None and self.metric is not None
+        spec = self.judge.spec
+        ref = ctx.reference
+        challengers = [m for m in ctx.models if m != ref]
+        pairs = {m: [p for r in results if (p := _llm_pair(r.scores.get(m), ref)) is not None] for m in challengers}
+        part = _Part(metrics={ref: list(self._reference_metrics(results, challengers, ctx))})
+        verdict_rows = []
+        criterion_rows: list[tuple[Any, ...]] = []
+        for m in challengers:
+            stats, bias = pair_stats(pairs[m]), length_bias(pairs[m])
+            part.metrics[m] = list(self._challenger_metrics(pairs[m], stats, bias, ctx))
+            part.comparisons += self._comparisons(m, pairs[m], stats, ctx)
+            verdict_rows.append(_verdict_row(m, ref, stats))
+            part.tables.append(_length_table(m, ref, bias))
+            part.notes += _exclusion_notes(m, ref, stats, len(results) - len(pairs[m]), self.args.max_reasks)
+            part.notes.append(_length_note(m, ref, bias))
+            for c in spec.criteria:
+                cs = pair_stats([p.criteria[c] for p in pairs[m] if p.complete and c in p.criteria])
+                part.metrics[m].append(MetricValue(name=f"{spec.id}_{c}_net_win_rate", value=_net(cs), n=cs.n))
+                criterion_rows.append((spec.label, c, m, ref, cs.n, cs.wins, cs.ties, cs.losses, cs.flips,
+                                       cs.flip_rate, cs.position_bias))
+        part.tables.insert(0, Table(title=f"Pairwise verdicts: judge {spec.label} (each pair judged in both orders)",
+                                    columns=("model", "reference", "items", "wins", "ties", "losses", "flips",
+                                             "reversals", "flip rate", "position bias", "judge invalid",
+                                             "judge failed", "no answer"), rows=tuple(verdict_rows)))
+        if criterion_rows:
+            part.tables.insert(1, Table(title=f"Per-criterion verdicts: judge {spec.label} (points per criterion, "
+                                              f"both orders; a flip is a tie)",
+                                        columns=("judge", "criterion", "model", "reference", "items", "wins", "ties",
+                                                 "losses", "flips", "flip rate", "position bias"),
+                                        rows=tuple(criterion_rows)))
+        part.tables.append(judge_calls_table((j for r in results for j in r.judgments
+                                              if j.judge_model != CHECKS_MODEL), title=f"Judge calls: {spec.label}"))
+        part.notes[:0] = [
+            f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}); every pair judged "
+            f"twice, with each answer shown first once",
+            "rule for inconsistent verdicts: an item counts only when both orders gave a valid verdict; a model's "
+            "score on an item is its mean over the two orders; a verdict that changes with the order (a flip) "
+            "counts as a tie in wins/ties/losses",
+            "position_bias: share of decisive single-order verdicts won by the answer shown first (0.5 = none); "
+            "flip_rate: share of items whose verdict changed with the order",
+        ]
+        if len(challengers) > 1:
+            part.notes.append(f"{ref}'s {self.metric} is its mean over all its pairs; each delta is paired on the "
+                              f"items of that one pair")
+        return part
+
     def _reference_metrics(self, results: Sequence[SampleResult], challengers: Sequence[str],
                            ctx: SummaryContext) -> tuple[MetricValue, ...]:
+        assert self.metric is not None
         values = []
         for r in results:
-            mine = [p for m in challengers if (p := _pair_from(r.scores.get(ctx.reference), m)) is not None]
+            mine = [p for m in challengers if (p := _llm_pair(r.scores.get(ctx.reference), m)) is not None]
             done = [p.own_score for p in mine if p.complete]
             if done:
                 values.append(float(np.mean(done)))
@@ -219,12 +345,12 @@ class PairwiseTask(Task):
 
     def _challenger_metrics(self, pairs: Sequence[PairJudgment], stats: PairStats, bias: LengthBias,
                             ctx: SummaryContext) -> tuple[MetricValue, ...]:
+        assert self.metric is not None
         done = [p for p in pairs if p.complete]
-        net = (stats.wins - stats.losses) / stats.n if stats.n else None
         excluded = stats.judge_invalid + stats.judge_failed
         return (
             mean_metric(self.metric, [p.own_score for p in done], ctx),
-            MetricValue(name="net_win_rate", value=net, n=stats.n),
+            MetricValue(name="net_win_rate", value=_net(stats), n=stats.n),
             MetricValue(name="wins", value=float(stats.wins), n=stats.n, unit="items"),
             MetricValue(name="ties", value=float(stats.ties), n=stats.n, unit="items"),
             MetricValue(name="losses", value=float(stats.losses), n=stats.n, unit="items", higher_is_better=False),
@@ -239,11 +365,161 @@ class PairwiseTask(Task):
 
     def _comparisons(self, model: str, pairs: Sequence[PairJudgment], stats: PairStats,
                      ctx: SummaryContext) -> list[Comparison]:
+        assert self.metric is not None
         done = [p for p in pairs if p.complete]
         empty = "no item judged validly in both orders"
         score = paired_score_comparison(self.metric, model, [p.own_score for p in done],
                                         [p.opponent_score for p in done], ctx, empty_note=empty)
-        return [score, _net_win_comparison(model, done, stats, ctx, empty)]
+        return [score, _net_win_comparison("net_win_rate", model, done, stats, ctx, empty)]
+
+    # Check judge -------------------------------------------------------------------------------------------
+
+    def _checks_part(self, spec: CheckJudgeSpec, results: Sequence[SampleResult], ctx: SummaryContext) -> _Part:
+        ref = ctx.reference
+        names = [c.name for c in spec.criteria]
+        checked = {m: {r.sample_id: res for r in results if (res := _check_results(r.scores.get(m))) is not None}
+                   for m in ctx.models}
+        part = _Part(metrics={m: [] for m in ctx.models})
+        score_rows = []
+        for m in ctx.models:
+            for c in spec.criteria:
+                values = [v[c.name].score for v in checked[m].values()]
+                part.metrics[m].append(mean_metric(c.name, values, ctx))
+                met = sum(v[c.name].met for v in checked[m].values())
+                score_rows.append((c.name, c.check, m, len(values), float(np.mean(values)) if values else None,
+                                   met, met / len(values) if values else None))
+        verdict_rows, criterion_rows = [], []
+        points_metric = f"{spec.id}_score"
+        ref_points: dict[str, list[float]] = {}
+        for m in (x for x in ctx.models if x != ref):
+            shared = [sid for sid in checked[m] if sid in checked[ref]]
+            pairs = [check_pair(checked[m][sid], checked[ref][sid], opponent_name=ref) for sid in shared]
+            stats = pair_stats(pairs)
+            for sid, p in zip(shared, pairs):
+                ref_points.setdefault(sid, []).append(p.opponent_score)
+            for c in spec.criteria:
+                own = [checked[m][sid][c.name].score for sid in shared]
+                opp = [checked[ref][sid][c.name].score for sid in shared]
+                part.comparisons.append(paired_score_comparison(
+                    c.name, m, own, opp, ctx, empty_note="no item where both models have an answer to check"))
+                cs = pair_stats([p.criteria[c.name] for p in pairs])
+                criterion_rows.append((spec.label, c.name, m, ref, cs.n, cs.wins, cs.ties, cs.losses, _net(cs)))
+            part.metrics[m] += [mean_metric(points_metric, [p.own_score for p in pairs], ctx),
+                                MetricValue(name=f"{spec.id}_net_win_rate", value=_net(stats), n=stats.n)]
+            part.comparisons += [
+                paired_score_comparison(points_metric, m, [p.own_score for p in pairs],
+                                        [p.opponent_score for p in pairs], ctx,
+                                        empty_note="no item where both models have an answer to check"),
+                _net_win_comparison(f"{spec.id}_net_win_rate", m, pairs, stats, ctx,
+                                    "no item where both models have an answer to check")]
+            verdict_rows.append((m, ref, stats.n, stats.wins, stats.ties, stats.losses,
+                                 len(results) - len(shared)))
+        part.metrics[ref].append(mean_metric(points_metric, [float(np.mean(v)) for v in ref_points.values()], ctx))
+        part.tables += [
+            Table(title=f"Checks: {spec.label} (each answer on its own; score 0-1, met = meets the criterion)",
+                  columns=("criterion", "check", "model", "answers", "mean score", "met", "met rate"),
+                  rows=tuple(score_rows)),
+            Table(title=f"Pairwise verdicts: check judge {spec.label} (one point per criterion to the better "
+                        f"answer, one each when equal, none when neither meets it)",
+                  columns=("model", "reference", "items", "wins", "ties", "losses", "no answer"),
+                  rows=tuple(verdict_rows)),
+            Table(title=f"Per-criterion verdicts: check judge {spec.label}",
+                  columns=("judge", "criterion", "model", "reference", "items", "wins", "ties", "losses",
+                           "net win rate"), rows=tuple(criterion_rows)),
+        ]
+        part.notes.append(
+            f"check judge {spec.label} (definition sha256 {spec.definition_sha256}): criteria "
+            + "; ".join(f"{c.name} = {c.check}" + (f" ({c.description})" if c.description else "")
+                        for c in spec.criteria)
+            + f". Each criterion's metric is the mean check score (0-1) of a model's answers; "
+              f"{points_metric} is the mean of the points (0-{len(names)}) of the pairwise rule; checks see one "
+              f"answer at a time, so they have no flips and no position bias")
+        return part
+
+    # Agreement ---------------------------------------------------------------------------------------------
+
+    def _agreement_part(self, llm: LoadedJudge, checks: CheckJudgeSpec, results: Sequence[SampleResult],
+                        ctx: SummaryContext) -> _Part:
+        ref = ctx.reference
+        matched = [(c.compares_with, c.name) for c in checks.criteria
+                   if c.compares_with is not None and c.compares_with in llm.spec.criteria]
+        rows = [*matched, ("(total)", "(total)")]
+        part = _Part(metrics={m: [] for m in ctx.models})
+        table_rows = []
+        for m in (x for x in ctx.models if x != ref):
+            items: list[tuple[PairJudgment, PairJudgment]] = []
+            for r in results:
+                lp = _llm_pair(r.scores.get(m), ref)
+                own, opp = _check_results(r.scores.get(m)), _check_results(r.scores.get(ref))
+                if lp is None or not lp.complete or own is None or opp is None:
+                    continue
+                items.append((lp, check_pair(own, opp, opponent_name=ref)))
+            for llm_c, check_c in rows:
+                if llm_c == "(total)":
+                    pairs = [(lp, cp) for lp, cp in items]
+                else:
+                    pairs = [(lp.criteria[llm_c], cp.criteria[check_c]) for lp, cp in items if llm_c in lp.criteria]
+                ag = judge_agreement([a.outcome for a, _ in pairs], [b.outcome for _, b in pairs], seed=ctx.seed,
+                                     n_bootstrap=ctx.n_bootstrap, confidence=ctx.confidence)
+                llm_stats = pair_stats([a for a, _ in pairs])
+                suffix = "total" if llm_c == "(total)" else check_c
+                ci = ag.agreement_ci or (None, None)
+                kci = ag.kappa_ci or (None, None)
+                part.metrics[m] += [
+                    MetricValue(name=f"judge_agreement_{suffix}", value=ag.agreement, ci_low=ci[0], ci_high=ci[1],
+                                n=ag.n),
+                    MetricValue(name=f"judge_kappa_{suffix}", value=ag.kappa, ci_low=kci[0], ci_high=kci[1], n=ag.n,
+                                unit="kappa")]
+                table_rows.append((m, ref, llm_c, check_c, ag.n, ag.agreement, _ci_text(ag.agreement_ci, pct=True),
+                                   ag.kappa, _ci_text(ag.kappa_ci), llm_stats.flip_rate, llm_stats.position_bias,
+                                   "LOW" if ag.low else "ok"))
+                if ag.low:
+                    kappa = "undefined" if ag.kappa is None else f"{ag.kappa:.2f}"
+                    part.notes.append(
+                        f"WARNING: LLM judge {llm.spec.label} disagrees with check judge {checks.label} on "
+                        f"{'the total verdict' if llm_c == '(total)' else f'{llm_c} vs {check_c}'} ({m} vs {ref}): "
+                        f"agreement {ag.agreement:.0%} {_ci_text(ag.agreement_ci, pct=True)}, Cohen's kappa {kappa} "
+                        f"on {ag.n} items, below the documented thresholds (agreement {AGREEMENT_WARN_BELOW:.0%}, "
+                        f"kappa {KAPPA_WARN_BELOW:.2f}; docs/judging.md). Where a check measures the criterion, "
+                        f"trust the check; read the LLM judge's verdicts on it with caution")
+        part.tables.append(Table(
+            title=f"Judge validity: LLM judge {llm.spec.label} vs check judge {checks.label} (item verdicts win/tie/"
+                  f"loss per criterion; LLM flip rate and position bias on the same items)",
+            columns=("model", "reference", "LLM criterion", "check criterion", "items", "agreement", "95% CI",
+                     "Cohen's kappa", "kappa 95% CI", "LLM flip rate", "LLM position bias", "status"),
+            rows=tuple(table_rows)))
+        part.notes.append(f"judge validity: agreement is the share of items where both judges give the same "
+                          f"verdict (win, tie or loss for the model against {ref}); a warning is shown below "
+                          f"{AGREEMENT_WARN_BELOW:.0%} agreement or a kappa below {KAPPA_WARN_BELOW:.2f}")
+        return part
+
+
+class _Part:
+    """Metrics, comparisons, tables and notes of one section of the summary (one judge, or the agreement)."""
+
+    def __init__(self, metrics: dict[str, list[MetricValue]] | None = None) -> None:
+        self.metrics: dict[str, list[MetricValue]] = metrics or {}
+        self.comparisons: list[Comparison] = []
+        self.tables: list[Table] = []
+        self.notes: list[str] = []
+
+
+def _checked_pair(own: Generation, opp: Generation, checked: Mapping[str, Mapping[str, CheckResult]]) -> PairJudgment:
+    lengths = {"own_length": len(own.output) if own.ok and own.output else None,
+               "opponent_length": len(opp.output) if opp.ok and opp.output else None}
+    if own.model not in checked or opp.model not in checked:
+        return PairJudgment(opponent=opp.model, status="no_answer", **lengths)
+    return check_pair(checked[own.model], checked[opp.model], opponent_name=opp.model, **lengths)
+
+
+def _net(stats: PairStats) -> float | None:
+    return (stats.wins - stats.losses) / stats.n if stats.n else None
+
+
+def _ci_text(ci: tuple[float, float] | None, *, pct: bool = False) -> str:
+    if ci is None:
+        return "—"
+    return f"[{ci[0]:.0%}, {ci[1]:.0%}]" if pct else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def _status(a: JudgeOutcome, b: JudgeOutcome) -> Any:
@@ -254,16 +530,16 @@ def _status(a: JudgeOutcome, b: JudgeOutcome) -> Any:
     return "judge_failed"
 
 
-def _net_win_comparison(model: str, done: Sequence[PairJudgment], stats: PairStats, ctx: SummaryContext,
-                        empty: str) -> Comparison:
+def _net_win_comparison(metric: str, model: str, done: Sequence[PairJudgment], stats: PairStats,
+                        ctx: SummaryContext, empty: str) -> Comparison:
     """(wins - losses) / items: bootstrap CI over item outcomes, exact sign-test p-value (ties left out)."""
-    base = dict(metric="net_win_rate", model=model, reference=ctx.reference, n=stats.n)
+    base = dict(metric=metric, model=model, reference=ctx.reference, n=stats.n)
     if stats.n == 0:
         return Comparison(**base, delta=None, note=empty)
     delta = (stats.wins - stats.losses) / stats.n
     if not has_enough_items(stats.n):
         return Comparison(**base, delta=delta, note=TOO_FEW_ITEMS)
-    outcomes = np.array([{"win": 1.0, "tie": 0.0, "loss": -1.0}[p.outcome] for p in done])
+    outcomes = np.array([{"win": 1.0, "tie": 0.0, "loss": -1.0}[p.outcome] for p in done if p.complete])
     boot = paired_bootstrap(lambda x: x.mean(axis=-1), outcomes, n_resamples=ctx.n_bootstrap,
                             confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
     return Comparison(**base, delta=delta, ci_low=boot.ci_low, ci_high=boot.ci_high,

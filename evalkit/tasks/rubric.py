@@ -1,12 +1,15 @@
-"""The `rubric_judge` task: an LLM judge grades each model's answer on its own, on an additive scale
-(e.g. `additive_rubric`: one point per satisfied criterion, 0 to 5).
+"""The `rubric_judge` task: each model's answer is graded on its own, by an LLM judge on an additive scale
+(e.g. `additive_rubric`: one point per satisfied criterion, 0 to 5), by a check judge (one point per criterion
+its checks find met), or by both.
 
-Suite arguments (`task_args`, see evalkit.judging.JudgeTaskArgs): `judge` (a single-answer judge id or file),
-optional `judge_vars` (e.g. `criteria`: as many criteria as the judge's scale has points), `question_field`,
-`context_field`, `show_reference`, `max_reasks`.
+Suite arguments (`task_args`, evalkit.tasks.judged.JudgeTaskArgs): `judge` (a single-answer LLM judge) and/or
+`checks` (a check judge); optional `judge_vars` (e.g. `criteria`: as many criteria as the judge's scale has
+points), `question_field`, `context_field`, `show_reference`, `max_reasks`.
 
 Policies: an answer whose judgment stays invalid after the re-asks, or whose judge call failed, has no score:
 it is counted per model and left out of the means; comparisons pair the items both models got a score on.
+`ModelScore.value` is the LLM judge's score when it ran, else the check judge's points;
+`ModelScore.details["checks"]` holds the answer's check results per criterion.
 """
 
 from __future__ import annotations
@@ -16,27 +19,39 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.checks import CheckResult
 from evalkit.errors import ConfigError
-from evalkit.judging._answer import single_score
-from evalkit.judging._calls import judge_calls_table
-from evalkit.judging._client import ask_judge
-from evalkit.judging._summary import check_results, mean_metric, paired_score_comparison
-from evalkit.judging._taskargs import JudgeTaskArgs, LoadedJudge, item_basics, load_task_judge, parse_task_args
+from evalkit.judging import CHECKS_MODEL, CheckJudgeSpec, ask_judge, check_answer, judge_calls_table, single_score
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.judged import (
+    JudgeTaskArgs,
+    LoadedJudge,
+    TaskJudges,
+    check_judge_fields,
+    item_basics,
+    judges_note,
+    load_task_judges,
+    mean_metric,
+    paired_score_comparison,
+    parse_task_args,
+)
 
-__all__ = ["RubricTask", "create"]
+__all__ = ["CHECKS_KEY", "RubricTask", "create"]
 
 CRITERIA_VARIABLE = "criteria"
+CHECKS_KEY = "checks"
+"""ModelScore.details key: criterion -> {"met", "score"} of the answer under the check judge."""
 
 
 def create(args: Mapping[str, Any], suite_path: Path) -> RubricTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
     parsed = parse_task_args(JudgeTaskArgs, args, suite_path)
-    judge = load_task_judge(parsed, suite_path, "single")
-    criteria = judge.variables.get(CRITERIA_VARIABLE)
-    if criteria is not None:
+    judges = load_task_judges(parsed, suite_path, "single")
+    judge = judges.llm
+    criteria = judge.variables.get(CRITERIA_VARIABLE) if judge is not None else None
+    if judge is not None and criteria is not None:
         low, high = judge.spec.score_range
         points = int(high - low)
         if (not isinstance(criteria, list) or not all(isinstance(c, str) and c.strip() for c in criteria)
@@ -44,97 +59,175 @@ def create(args: Mapping[str, Any], suite_path: Path) -> RubricTask:
             raise ConfigError(f"{suite_path}: task_args.judge_vars.{CRITERIA_VARIABLE}: judge '{judge.spec.id}' "
                               f"scores {low:g} to {high:g}, one point per criterion, so it needs a list of exactly "
                               f"{points} non-empty strings (received {criteria!r})")
-    return RubricTask(parsed, judge)
+    return RubricTask(parsed, judge, checks=judges.checks)
 
 
 class RubricTask(Task):
-    """Grades every model's answer with a single-answer judge; means with CIs and paired deltas."""
+    """Grades every model's answer with a single-answer LLM judge and/or a check judge; means with CIs and
+    paired deltas."""
 
     name = "rubric_judge"
-    needs_judge = True
 
-    def __init__(self, args: JudgeTaskArgs, judge: LoadedJudge) -> None:
+    def __init__(self, args: JudgeTaskArgs, judge: LoadedJudge | None, checks: CheckJudgeSpec | None = None) -> None:
+        if judge is None and checks is None:
+            raise ValueError("a rubric task needs an LLM judge, a check judge, or both")
         self.args = args
         self.judge = judge
-        self.metric = f"{judge.spec.id}_score"
+        self.checks = checks
+        self.judges = TaskJudges(llm=judge, checks=checks)
+        self.judge_need = self.judges.judge_need
+        self.needs_judge = judge is not None
+        self.metric = f"{judge.spec.id}_score" if judge is not None else None
 
-    def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
-        """No variables: the compared models' prompts do not depend on the judge."""
-        return {}
+    def check_samples(self, samples: Sequence[Sample], where: str) -> None:
+        """Every sample has the fields the check judge's checks read (DataError before any call)."""
+        if self.checks is not None:
+            check_judge_fields(self.checks, samples, where)
 
     async def score(self, sample: Sample, generations: Mapping[str, Generation],
                     ctx: ScoringContext) -> SampleResult:
-        """One judgment (with its re-asks) per model that produced an answer."""
-        if ctx.judge is None:
+        """The check judge's verdict on every answer, and one LLM judgment (with its re-asks) per answer when a
+        judge model is given."""
+        if self.checks is None and ctx.judge is None:
             raise ConfigError(f"task '{self.name}' needs a judge model (set `judge:` in the suite or the project "
                               f"config, or pass --judge)")
-        basics = item_basics(self.args, sample)
         answered = [m for m, g in generations.items() if g.ok]
-        outcomes = await asyncio.gather(*(
-            ask_judge(ctx.judge, self.judge.spec, {**basics, "answer": generations[m].output}, self.judge.variables,
-                      max_reasks=self.args.max_reasks, seed=ctx.seed, sample_id=sample.id, details={"model": m})
-            for m in answered))
-        by_model = dict(zip(answered, outcomes))
+        judgments = []
+        checked: dict[str, dict[str, CheckResult]] = {}
+        if self.checks is not None:
+            for m in answered:
+                verdict = check_answer(self.checks, generations[m].output or "", sample, details={"model": m})
+                checked[m] = dict(verdict.results)
+                judgments.append(verdict.judgment)
+        outcomes: dict[str, Any] = {}
+        if self.judge is not None and ctx.judge is not None:
+            basics = item_basics(self.args, sample)
+            judge = self.judge
+            done = await asyncio.gather(*(
+                ask_judge(ctx.judge, judge.spec, {**basics, "answer": generations[m].output}, judge.variables,
+                          max_reasks=self.args.max_reasks, seed=ctx.seed, sample_id=sample.id,
+                          details={"model": m})
+                for m in answered))
+            outcomes = dict(zip(answered, done))
+            judgments += [j for o in done for j in o.judgments]
         scores: dict[str, ModelScore] = {}
         for m, gen in generations.items():
-            if m not in by_model:
+            if m not in answered:
                 scores[m] = ModelScore(details={"failed": True, "error": gen.error or "no output"})
                 continue
-            o = by_model[m]
-            value = single_score(self.judge.spec, o.value) if o.ok and o.value is not None else None
-            scores[m] = ModelScore(value=value, details={"judge_status": o.status, **({"judge_error": o.error}
-                                                                                      if o.error else {})})
-        judgments = tuple(j for o in outcomes for j in o.judgments)
-        return SampleResult(sample_id=sample.id, scores=scores, judgments=judgments)
+            details: dict[str, Any] = {}
+            value: float | None = None
+            if m in checked:
+                details[CHECKS_KEY] = {c: {"met": r.met, "score": r.score} for c, r in checked[m].items()}
+                value = float(sum(r.met for r in checked[m].values()))
+            if m in outcomes:
+                o = outcomes[m]
+                value = single_score(self.judge.spec, o.value) if o.ok and o.value is not None else None  # type: ignore[union-attr]
+                details.update({"judge_status": o.status, **({"judge_error": o.error} if o.error else {})})
+            scores[m] = ModelScore(value=value, details=details)
+        return SampleResult(sample_id=sample.id, scores=scores, judgments=tuple(judgments))
 
     def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
-        """Mean score with CI per model, paired deltas against the reference, the score distribution."""
+        """Mean score with CI per model, paired deltas against the reference, the score distribution; per check
+        criterion, the mean check score with paired deltas."""
         check_results(samples, results, ctx)
-        spec = self.judge.spec
-        metrics: dict[str, tuple[MetricValue, ...]] = {}
-        rows, notes = [], []
-        low, high = spec.score_range
-        levels = [low + i for i in range(int(high - low) + 1)] if float(low).is_integer() else []
-        for m in ctx.models:
-            scored = [r.scores[m] for r in results if m in r.scores]
-            values = [s.value for s in scored if s.value is not None]
-            invalid = sum(s.details.get("judge_status") == "invalid" for s in scored)
-            failed_judge = sum(s.details.get("judge_status") == "failed" for s in scored)
-            no_answer = sum(bool(s.details.get("failed")) for s in scored)
-            metrics[m] = (mean_metric(self.metric, values, ctx),
-                          MetricValue(name="judge_invalid", value=float(invalid + failed_judge), n=len(scored),
-                                      unit="items", higher_is_better=False),
-                          MetricValue(name="n", value=float(len(values)), n=len(values), unit="items"))
-            rows.append((m, *(sum(v == lv for v in values) for lv in levels), invalid, failed_judge, no_answer))
-            if invalid:
-                notes.append(f"{m}: {invalid} answer(s) left out because the judge's answer was still invalid "
-                             f"after {self.args.max_reasks} re-ask(s) (see the samples' judge calls)")
-            if failed_judge:
-                notes.append(f"{m}: {failed_judge} answer(s) left out because the judge call failed")
-            if no_answer:
-                notes.append(f"{m}: {no_answer} item(s) without an answer (failed call), not judged")
-        comparisons = [self._compare(m, results, ctx) for m in ctx.models if m != ctx.reference]
-        tables = (Table(title=f"Score distribution: judge {spec.label}",
-                        columns=("model", *(f"{lv:g}" for lv in levels), "invalid", "judge failed", "no answer"),
-                        rows=tuple(rows)),
-                  judge_calls_table((j for r in results for j in r.judgments), title=f"Judge calls: {spec.label}"))
-        head = [f"judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}), scores "
-                f"{low:g} to {high:g}"]
+        llm_ran = any("judge_status" in s.details for r in results for s in r.scores.values())
+        metrics: dict[str, tuple[MetricValue, ...]] = {m: () for m in ctx.models}
+        comparisons: list[Comparison] = []
+        tables: list[Table] = []
+        notes = [judges_note(self.judges, llm_ran)]
+        if self.judge is not None and llm_ran:
+            self._llm_summary(results, ctx, metrics, comparisons, tables, notes)
+        if self.checks is not None:
+            self._checks_summary(self.checks, results, ctx, metrics, comparisons, tables, notes)
         if any(c.note == TOO_FEW_ITEMS for c in comparisons):
             notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} items ('{TOO_FEW_ITEMS}') report the "
                          f"delta only, with no interval or p-value")
         notes.append(f"intervals: {ctx.confidence:.0%} percentile bootstrap, {ctx.n_bootstrap} resamples, seed "
                      f"{ctx.seed}; deltas are paired on the items both models got a valid score on")
-        return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tables,
-                           notes=tuple(head + notes))
+        return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
+                           notes=tuple(notes))
+
+    def _llm_summary(self, results: Sequence[SampleResult], ctx: SummaryContext,
+                     metrics: dict[str, tuple[MetricValue, ...]], comparisons: list[Comparison], tables: list[Table],
+                     notes: list[str]) -> None:
+        assert self.judge is not None and self.metric is not None
+        spec = self.judge.spec
+        rows = []
+        low, high = spec.score_range
+        levels = [low + i for i in range(int(high - low) + 1)] if float(low).is_integer() else []
+        llm_notes = [f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}), scores "
+                     f"{low:g} to {high:g}"]
+        for m in ctx.models:
+            scored = [r.scores[m] for r in results if m in r.scores]
+            values = [s.value for s in scored if s.value is not None and "judge_status" in s.details]
+            invalid = sum(s.details.get("judge_status") == "invalid" for s in scored)
+            failed_judge = sum(s.details.get("judge_status") == "failed" for s in scored)
+            no_answer = sum(bool(s.details.get("failed")) for s in scored)
+            metrics[m] += (mean_metric(self.metric, values, ctx),
+                           MetricValue(name="judge_invalid", value=float(invalid + failed_judge), n=len(scored),
+                                       unit="items", higher_is_better=False),
+                           MetricValue(name="n", value=float(len(values)), n=len(values), unit="items"))
+            rows.append((m, *(sum(v == lv for v in values) for lv in levels), invalid, failed_judge, no_answer))
+            if invalid:
+                llm_notes.append(f"{m}: {invalid} answer(s) left out because the judge's answer was still invalid "
+                                 f"after {self.args.max_reasks} re-ask(s) (see the samples' judge calls)")
+            if failed_judge:
+                llm_notes.append(f"{m}: {failed_judge} answer(s) left out because the judge call failed")
+            if no_answer:
+                llm_notes.append(f"{m}: {no_answer} item(s) without an answer (failed call), not judged")
+        comparisons += [self._compare(m, results, ctx) for m in ctx.models if m != ctx.reference]
+        tables += [Table(title=f"Score distribution: judge {spec.label}",
+                         columns=("model", *(f"{lv:g}" for lv in levels), "invalid", "judge failed", "no answer"),
+                         rows=tuple(rows)),
+                   judge_calls_table((j for r in results for j in r.judgments if j.judge_model != CHECKS_MODEL),
+                                     title=f"Judge calls: {spec.label}")]
+        notes += llm_notes
 
     def _compare(self, model: str, results: Sequence[SampleResult], ctx: SummaryContext) -> Comparison:
+        assert self.metric is not None
         own, ref = [], []
         for r in results:
             a, b = r.scores.get(model), r.scores.get(ctx.reference)
-            if a is not None and b is not None and a.value is not None and b.value is not None:
+            if (a is not None and b is not None and a.value is not None and b.value is not None
+                    and "judge_status" in a.details and "judge_status" in b.details):
                 own.append(a.value)
                 ref.append(b.value)
         return paired_score_comparison(self.metric, model, own, ref, ctx,
                                        empty_note="no item where both models got a valid score")
+
+    @staticmethod
+    def _checks_summary(spec: CheckJudgeSpec, results: Sequence[SampleResult], ctx: SummaryContext,
+                        metrics: dict[str, tuple[MetricValue, ...]], comparisons: list[Comparison],
+                        tables: list[Table], notes: list[str]) -> None:
+        checked = {m: {r.sample_id: {c: CheckResult.model_validate(v) for c, v in s.details[CHECKS_KEY].items()}
+                       for r in results if (s := r.scores.get(m)) is not None and CHECKS_KEY in s.details}
+                   for m in ctx.models}
+        points_metric = f"{spec.id}_score"
+        rows = []
+        for m in ctx.models:
+            extra = [mean_metric(c.name, [v[c.name].score for v in checked[m].values()], ctx) for c in spec.criteria]
+            extra.append(mean_metric(points_metric, [float(sum(r.met for r in v.values()))
+                                                     for v in checked[m].values()], ctx))
+            metrics[m] += tuple(extra)
+            for c in spec.criteria:
+                met = sum(v[c.name].met for v in checked[m].values())
+                rows.append((c.name, c.check, m, len(checked[m]), met))
+            if m == ctx.reference:
+                continue
+            shared = [sid for sid in checked[m] if sid in checked[ctx.reference]]
+            empty = "no item where both models have an answer to check"
+            for c in spec.criteria:
+                comparisons.append(paired_score_comparison(
+                    c.name, m, [checked[m][s][c.name].score for s in shared],
+                    [checked[ctx.reference][s][c.name].score for s in shared], ctx, empty_note=empty))
+            comparisons.append(paired_score_comparison(
+                points_metric, m, [float(sum(r.met for r in checked[m][s].values())) for s in shared],
+                [float(sum(r.met for r in checked[ctx.reference][s].values())) for s in shared], ctx,
+                empty_note=empty))
+        tables.append(Table(title=f"Checks: {spec.label} (each answer on its own)",
+                            columns=("criterion", "check", "model", "answers", "met"), rows=tuple(rows)))
+        notes.append(f"check judge {spec.label} (definition sha256 {spec.definition_sha256}): "
+                     + "; ".join(f"{c.name} = {c.check}" for c in spec.criteria)
+                     + f"; {points_metric} counts the criteria an answer meets (0-{len(spec.criteria)})")

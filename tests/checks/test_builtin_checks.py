@@ -114,7 +114,7 @@ SCHEMA = {"type": "object", "properties": {"verdict": {"enum": ["oui", "non"]}, 
     ("Oui.", False, False, "not valid JSON"),
 ])
 def test_json_schema(answer: str, allow_fence: bool, met: bool, error: str | None) -> None:
-    r = create_check("json_schema", {"schema": SCHEMA, "allow_fence": allow_fence}, where="t").run(answer, SAMPLE)
+    r = create_check("json_schema", {"json_schema": SCHEMA, "allow_fence": allow_fence}, where="t").run(answer, SAMPLE)
     assert r.met == met
     text = json.dumps(r.details, ensure_ascii=False)
     assert error is None or error in text
@@ -127,20 +127,20 @@ def test_json_schema_from_a_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "args", "message"), [
-    ("markdown_sections", {"sections": []}, r"^j\.yaml: criteria\[0\]\.args\.sections: .*at least 1 item"),
+    ("markdown_sections", {"sections": []}, r"^j\.yaml: criteria\[0\]: args\.sections: .*at least 1 item"),
     ("markdown_sections", {"sections": ["A", "a"]}, r"sections: section titles must be distinct"),
     ("regex", {"pattern": "(", "min_count": 1}, r"args\.pattern: not a valid regular expression"),
     ("regex", {"pattern": "x", "min_count": 3, "max_count": 1}, r"args: max_count \(1\) must be >= min_count"),
     ("length", {}, r"args: give at least one of min_chars"),
-    ("json_schema", {"schema": {"type": "nope"}}, r"not a valid JSON Schema"),
-    ("json_schema", {}, r"give exactly one of schema \(inline\) and schema_file"),
-    ("terms", {"requierd": ["x"]}, r"args\.requierd: unknown argument \(arguments of this check: required, forbidden"),
+    ("json_schema", {"json_schema": {"type": "nope"}}, r"not a valid JSON Schema"),
+    ("json_schema", {}, r"give exactly one of json_schema \(inline\) and schema_file"),
+    ("terms", {"requierd": ["x"]}, r"args\.requierd: unknown field \(allowed: required, forbidden.*Did you mean: required\?"),
     ("citations", {"measure": "accuracy"}, r"args\.measure: Input should be 'f1', 'precision', 'recall' or 'grounded'"),
-    ("citation", {}, r"unknown check 'citation'\. Known: .*Did you mean: citations\?"),
+    ("citation", {}, r"^j\.yaml: criteria\[0\]: check: unknown check 'citation'\. Known: .*Did you mean: citations\?"),
 ])
 def test_bad_arguments_are_one_line_errors(name: str, args: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
-        create_check(name, args, where="j.yaml: criteria[0].args" if name != "citation" else "j.yaml: criteria[0]")
+        create_check(name, args, where="j.yaml: criteria[0]")
     assert "\n" not in str(info.value)
 
 
@@ -189,3 +189,15 @@ def test_third_party_check_registers_through_an_entry_point(tmp_path: Path) -> N
 def test_check_base_refuses_to_run_without_an_implementation() -> None:
     with pytest.raises(NotImplementedError):
         Check.create({}, where="t").run("x", SAMPLE)
+
+
+def test_files_named_by_arguments_are_read_when_the_check_is_created(tmp_path: Path) -> None:
+    from evalkit.errors import DataError
+
+    with pytest.raises(ConfigError, match=r"schema_file .*missing\.json: cannot read it"):
+        create_check("json_schema", {"schema_file": "missing.json"}, where="t", base_dir=tmp_path)
+    (tmp_path / "bad.json").write_text('{"type": "nope"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.json: not a valid JSON Schema"):
+        create_check("json_schema", {"schema_file": "bad.json"}, where="t", base_dir=tmp_path)
+    with pytest.raises(DataError, match=r"glossary\.csv"):
+        create_check("terms", {"glossary": "glossary.csv"}, where="t", base_dir=tmp_path)

@@ -1,6 +1,6 @@
 """An in-process judge for tests: a provider whose answers are a function of the judge prompt.
 
-    judge = judge_model(lambda prompt: '{"justification": "x", "score_answer_1": 3, "score_answer_2": 0}')
+    judge = judge_model(lambda prompt: scores(3, 0))
 
 `slots(prompt)` finds the two answers a pairwise judge prompt shows (legal_quality's `Answer 1:`/`Answer 2:`,
 preference's `Answer A:`/`Answer B:`), so a responder can favour one model whichever slot it is in.
@@ -72,9 +72,24 @@ def graded_answer(prompt: str) -> str:
     return found[0]
 
 
+LQ_CRITERIA = ("citation", "argumentation", "form")
+
+
 def scores(s1: int, s2: int, why: str = "ok") -> str:
-    """A legal_quality answer."""
-    return json.dumps({"justification": why, "score_answer_1": s1, "score_answer_2": s2})
+    """A legal_quality (v2) answer whose totals are s1 and s2: each slot gets its points on the first criteria."""
+    body: dict[str, object] = {"justification": why}
+    for i, c in enumerate(LQ_CRITERIA):
+        body[f"{c}_answer_1"] = int(i < s1)
+        body[f"{c}_answer_2"] = int(i < s2)
+    return json.dumps({**body, "score_answer_1": s1, "score_answer_2": s2})
+
+
+def criterion_scores(points_1: tuple[int, int, int], points_2: tuple[int, int, int], why: str = "ok") -> str:
+    """A legal_quality (v2) answer with the given per-criterion points (citation, argumentation, form)."""
+    body: dict[str, object] = {"justification": why}
+    for c, a, b in zip(LQ_CRITERIA, points_1, points_2):
+        body[f"{c}_answer_1"], body[f"{c}_answer_2"] = a, b
+    return json.dumps({**body, "score_answer_1": sum(points_1), "score_answer_2": sum(points_2)})
 
 
 def choice(winner: str, why: str = "ok") -> str:

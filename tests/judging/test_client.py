@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from evalkit.cache import ResponseCache
-from evalkit.judging import ask_judge, find_judge, judge_calls_table
+from evalkit.judging import ask_judge, judge_calls_table
+from evalkit.tasks.judged import find_task_judge
 from judging.fakejudge import FATAL, judge_model, scores
 
-LQ = find_judge("legal_quality")
+LQ = find_task_judge("legal_quality")
 ITEM = {"question": "Puis-je résilier mon bail ?", "answer_1": "Oui, art. 3 § 5.", "answer_2": "Peut-être."}
 
 
@@ -26,7 +27,7 @@ def test_valid_first_answer_is_one_call_with_everything_recorded() -> None:
     out = ask(judge)
     assert out.ok and out.value["score_answer_1"] == 3 and len(out.judgments) == 1
     j = out.judgments[0]
-    assert (j.judge_id, j.judge_version, j.template_sha256) == ("legal_quality", "1", LQ.template_sha256)
+    assert (j.judge_id, j.judge_version, j.template_sha256) == ("legal_quality", "2", LQ.template_sha256)
     assert j.judge_model == "judge-x" and j.error is None and j.parsed == out.value
     assert j.raw_response == scores(3, 1, "cites art. 3")
     assert "Puis-je résilier mon bail ?" in j.prompt and "Answer 1:\n<<<\nOui, art. 3 § 5.\n>>>" in j.prompt
@@ -39,8 +40,8 @@ def test_valid_first_answer_is_one_call_with_everything_recorded() -> None:
 
 
 def test_invalid_twice_then_valid_makes_three_calls() -> None:
-    judge = judge_model(queue=["Answer 1 is better.", '{"justification": "x", "score_answer_1": 9, '
-                                                      '"score_answer_2": 0}', scores(2, 1)])
+    judge = judge_model(queue=["Answer 1 is better.", scores(2, 1).replace('"score_answer_1": 2', '"score_answer_1": 9'),
+                               scores(2, 1)])
     out = ask(judge)
     assert out.ok and out.value["score_answer_1"] == 2
     assert len(judge.provider.requests) == 3 and len(out.judgments) == 3

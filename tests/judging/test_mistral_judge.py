@@ -4,20 +4,22 @@ response_format json_schema with the judge file's schema, and the JSON answer is
 from __future__ import annotations
 
 import asyncio
+import json
 
 from fakeserver import FakeLLMServer, Reply
 
-from evalkit.judging import ask_judge, find_judge, slot_scores
+from evalkit.judging import ask_judge, slot_scores
 from evalkit.model import Model
 from evalkit.model_spec import ModelSpec, Price
 from evalkit.providers import create_provider
+from evalkit.tasks.judged import find_task_judge
 from judging.fakejudge import scores
 
 KEY_ENV = "EVALKIT_TEST_API_KEY"
 
 
 def test_mistral_judge_requests_json_schema_and_parses_the_answer(fake_server: FakeLLMServer, api_key: str) -> None:
-    spec = find_judge("legal_quality")
+    spec = find_task_judge("legal_quality")
     answers = iter(["Je préfère la réponse 1.", scores(3, 1, "La réponse 1 cite l'article 1728.")])
     fake_server.responder = lambda body: Reply(next(answers), prompt_tokens=900, completion_tokens=40)
     judge_spec = ModelSpec(name="mistral-large", provider="mistral", model="mistral-large-latest",
@@ -46,5 +48,5 @@ def test_mistral_judge_requests_json_schema_and_parses_the_answer(fake_server: F
     last = out.judgments[-1]
     assert last.judge_model == "mistral-large-latest" and last.usage.prompt_tokens == 900
     assert last.cost_usd == (900 * 2.0 + 40 * 6.0) / 1e6
-    assert last.parsed == {"justification": "La réponse 1 cite l'article 1728.", "score_answer_1": 3,
-                           "score_answer_2": 1}
+    assert last.parsed == json.loads(scores(3, 1, "La réponse 1 cite l'article 1728."))
+    assert last.parsed["citation_answer_1"] == 1 and last.parsed["form_answer_2"] == 0

@@ -103,7 +103,7 @@ def test_pairwise_suite_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         delta = doc["comparisons"]["ft"]["legal_quality_score"]
         assert delta["delta"] == 2.0 and delta["verdict"] == "significant" and delta["test"] == "wilcoxon-signed-rank"
         assert any("still invalid after 2 re-ask(s)" in n for n in doc["notes"])
-        assert any(t["title"].startswith("Pairwise verdicts: judge legal_quality v1") for t in doc["tables"])
+        assert any(t["title"].startswith("Pairwise verdicts: judge legal_quality v2") for t in doc["tables"])
         jsonschema = pytest.importorskip("jsonschema")
         schema = json.loads((Path(__file__).resolve().parents[2] / "evalkit/report/results.schema.json").read_text())
         jsonschema.validate(doc, schema)

@@ -10,13 +10,15 @@ import pytest
 import yaml
 
 from evalkit.errors import ConfigError
-from evalkit.judging import available_judges, find_judge, judge_variables, load_judge, render_judge_prompt, template_sha256
+from evalkit.judging import judge_variables, load_judge, render_judge_prompt, template_sha256
+from evalkit.judging import available_judges
+from evalkit.tasks.judged import find_task_judge, judge_dirs
 
 JUDGES_DIR = Path(__file__).resolve().parents[2] / "judges"
 
 # A reviewed change of a judge's template bumps its version and updates its hash here, in the same commit.
 PINNED = {
-    "legal_quality": ("1", "071921ac659efdcceaaccd644b85929b6aca6a749c7079c7f5777745b90fba57"),
+    "legal_quality": ("2", "b408c801db53e29d4289c926bd6224ab0d46b63e7319379bd5e3781fe71a399d"),
     "preference": ("1", "1f49ca45745cb584243b2718b8239d36e2d0cb584fc456f44850a6f50e2d9a62"),
     "additive_rubric": ("1", "79c1facc90fd194b989187b77f0db9aa6a4a4fc6745506f37dfb29eb18eebe70"),
 }
@@ -41,15 +43,15 @@ def write(tmp_path: Path, raw: dict | str, name: str = "tiny") -> Path:
 
 
 def test_shipped_judges_load_and_are_pinned() -> None:
-    found = {k: v for k, v in available_judges().items() if v.parent == JUDGES_DIR}
+    found = {k: v for k, v in available_judges(judge_dirs()).items() if v.parent == JUDGES_DIR}
     assert set(PINNED) <= set(found)
     for name, (version, sha) in PINNED.items():
         spec = load_judge(found[name])
         assert (spec.id, spec.version) == (name, version)
         assert spec.template_sha256 == sha, f"{name}: template changed: bump its version and update PINNED"
-    assert find_judge("legal_quality").kind == "pairwise" and find_judge("legal_quality").score_range == (0, 3)
-    assert find_judge("preference").result.type == "choice"
-    assert find_judge("additive_rubric").kind == "single" and find_judge("additive_rubric").score_range == (0, 5)
+    assert find_task_judge("legal_quality").kind == "pairwise" and find_task_judge("legal_quality").score_range == (0, 3)
+    assert find_task_judge("preference").result.type == "choice"
+    assert find_task_judge("additive_rubric").kind == "single" and find_task_judge("additive_rubric").score_range == (0, 5)
 
 
 def test_template_sha256_is_the_hash_of_the_exact_text(tmp_path: Path) -> None:
@@ -113,17 +115,17 @@ def test_missing_field_id_mismatch_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_find_judge_by_id_by_path_and_with_suggestions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="unknown judge 'legal_qualty'.*Did you mean: legal_quality"):
-        find_judge("legal_qualty", where="suite.yaml: task_args.judge")
+        find_task_judge("legal_qualty", where="suite.yaml: task_args.judge")
     write(tmp_path, VALID)
-    assert find_judge("tiny.yaml", relative_to=tmp_path).id == "tiny"
+    assert find_task_judge("tiny.yaml", relative_to=tmp_path).id == "tiny"
     with pytest.raises(ConfigError, match="judge file not found"):
-        find_judge("nope.yaml", relative_to=tmp_path)
+        find_task_judge("nope.yaml", relative_to=tmp_path)
     monkeypatch.setenv("EVALKIT_JUDGES", str(tmp_path))
-    assert find_judge("tiny").path == (tmp_path / "tiny.yaml").resolve()
+    assert find_task_judge("tiny").path == (tmp_path / "tiny.yaml").resolve()
 
 
 def test_variables_defaults_overrides_and_errors() -> None:
-    spec = find_judge("preference")
+    spec = find_task_judge("preference")
     assert judge_variables(spec, {}, where="w")["criterion"].startswith("Which answer")
     assert judge_variables(spec, {"criterion": "Which translation is more faithful?"}, where="w") == {
         "criterion": "Which translation is more faithful?"}
@@ -147,5 +149,5 @@ def test_required_variable_without_default(tmp_path: Path) -> None:
 def test_output_schemas_become_llama_cpp_grammars(name: str) -> None:
     """The embedded judge (llama.cpp) constrains decoding with a grammar built from the schema."""
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
-    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(find_judge(name).output_schema))
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(find_task_judge(name).output_schema))
     assert "root ::=" in gbnf

@@ -223,7 +223,9 @@ def test_errors(legal: PairwiseTask) -> None:
         score_all(legal, None, samples(1), ctx=ScoringContext(judge=None))
     with pytest.raises(ConfigError, match="has kind 'single'; this task needs a judge of kind 'pairwise'"):
         create_task("pairwise_judge", {"judge": "additive_rubric"}, SUITE)
-    with pytest.raises(ConfigError, match=r"suite.yaml: task_args.judge: Field required"):
+    with pytest.raises(ConfigError, match=r"suite.yaml: task_args: name a judge: `judge` \(an LLM judge\), `checks` "
+                                          r"\(a check judge\), or both") as info:
         create_task("pairwise_judge", {}, SUITE)
+    assert "\n" not in str(info.value)
     with pytest.raises(ValueError, match="reference must be among"):
         summarize(legal, [], [], reference="nope")
