@@ -1,5 +1,9 @@
 """Operational metrics of model calls: failures, latency, tokens and cost. Pure functions over Generations.
 
+`OPERATIONAL_METRICS` is the one table of them (name, unit, direction, the per-call quantity and the statistic
+over calls): the metrics stage computes them from it, the latency task takes its definitions from it, the
+report orders and labels by it, and gates recompute paired differences of them from it.
+
 Policies:
 
 - Latency and token means use successful generations only (a failed call has no answer to time or count);
@@ -14,14 +18,93 @@ Policies:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from evalkit.records import Comparison, Generation, MetricValue
 from evalkit.stats import TOO_FEW_ITEMS, bootstrap_mean_ci, bootstrap_median_ci, has_enough_items, paired_bootstrap
 
-__all__ = ["operational_metrics"]
+__all__ = ["OPERATIONAL_COMPARISONS", "OPERATIONAL_METRICS", "OperationalMetric", "call_values", "is_operational",
+           "operational_metrics"]
+
+Statistic = Callable[[np.ndarray], np.ndarray]
+"""A statistic over calls, vectorised along the last axis (rows are bootstrap resamples)."""
+
+
+def _pct(q: float) -> Statistic:
+    return lambda x: np.percentile(x, q, axis=-1)
+
+
+def _mean(x: np.ndarray) -> np.ndarray:
+    return x.mean(axis=-1)
+
+
+@dataclass(frozen=True)
+class OperationalMetric:
+    """One operational metric: how it is named, measured and read."""
+
+    name: str
+    unit: str
+    higher_is_better: bool | None
+    description: str
+    per_call: str | None = None
+    """The per-call quantity it summarises (a key of `call_values`); None for counts and totals."""
+    statistic: Statistic | None = None
+    """The statistic over the calls' `per_call` values; None for counts and totals."""
+    about: str | None = None
+    """For a comparison that is not itself a metric: the metric whose row it is shown on."""
+
+
+_ROWS = (
+    OperationalMetric("n_calls", "calls", None, "calls made or served from the cache, retries not counted"),
+    OperationalMetric("failed", "calls", False, "calls that failed after their retries"),
+    OperationalMetric("requests", "calls", None, "requests timed (the latency task)"),
+    OperationalMetric("error_rate", "", False, "share of timed requests that failed (the latency task)"),
+    OperationalMetric("latency_p50_s", "s", False, "median wall time of a successful call", "latency_s", _pct(50)),
+    OperationalMetric("latency_p95_s", "s", False, "95th percentile of call wall time", "latency_s", _pct(95)),
+    OperationalMetric("latency_p99_s", "s", False, "99th percentile of call wall time", "latency_s", _pct(99)),
+    OperationalMetric("latency_mean_s", "s", False, "mean call wall time", "latency_s", _mean),
+    OperationalMetric("ttft_p50_s", "s", False, "median time to first token of a streamed call", "ttft_s", _pct(50)),
+    OperationalMetric("ttft_p95_s", "s", False, "95th percentile of time to first token", "ttft_s", _pct(95)),
+    OperationalMetric("ttft_p99_s", "s", False, "99th percentile of time to first token", "ttft_s", _pct(99)),
+    OperationalMetric("output_tokens_per_sec", "tokens/s", True, "median completion tokens per second of wall time",
+                      "tokens_per_sec", _pct(50)),
+    OperationalMetric("prompt_tokens_mean", "tokens", False, "mean prompt tokens per call", "prompt_tokens", _mean),
+    OperationalMetric("completion_tokens_mean", "tokens", False, "mean completion tokens per call",
+                      "completion_tokens", _mean),
+    OperationalMetric("cost_usd", "USD", False, "total cost; unknown (null) when a call has no price"),
+    OperationalMetric("cost_per_1k_usd", "USD", False, "cost per 1,000 successful calls", "cost_per_1k_usd", _mean),
+)
+OPERATIONAL_METRICS: Mapping[str, OperationalMetric] = {m.name: m for m in _ROWS}
+"""Every operational metric by name."""
+
+OPERATIONAL_COMPARISONS: Mapping[str, OperationalMetric] = {m.name: m for m in (
+    OperationalMetric("prompt_tokens_rel_change", "", False, "mean prompt tokens relative to the reference's "
+                      "(-0.34: 34% fewer)", about="prompt_tokens_mean"),
+    OperationalMetric("latency_p50_delta_s", "s", False, "median latency minus the reference's",
+                      about="latency_p50_s"),
+)}
+"""Comparisons of operational quantities that are not metrics themselves, shown on the row of `about`."""
+
+
+def is_operational(name: str) -> bool:
+    """True for a metric or comparison about the calls (time, tokens, money) rather than answer quality."""
+    return name in OPERATIONAL_METRICS or name in OPERATIONAL_COMPARISONS
+
+
+def call_values(g: Generation) -> dict[str, float | None]:
+    """The per-call quantities of one successful generation (all None for a failed one)."""
+    if not g.ok:
+        return dict.fromkeys(("latency_s", "ttft_s", "tokens_per_sec", "prompt_tokens", "completion_tokens",
+                              "cost_per_1k_usd"))
+    tokens = g.usage.completion_tokens
+    return {"latency_s": g.latency_s, "ttft_s": g.ttft_s,
+            "tokens_per_sec": tokens / g.latency_s if tokens is not None and g.latency_s else None,
+            "prompt_tokens": None if g.usage.prompt_tokens is None else float(g.usage.prompt_tokens),
+            "completion_tokens": None if tokens is None else float(tokens),
+            "cost_per_1k_usd": None if g.cost_usd is None else g.cost_usd * 1000.0}
 
 _Key = tuple[str, int]
 
@@ -40,46 +123,48 @@ def _by_model(generations: Sequence[Generation], models: Sequence[str]) -> dict[
     return grouped
 
 
-def _metric(name: str, value: float | None, n: int, unit: str = "", ci: tuple[float, float] | None = None,
-            higher_is_better: bool = False) -> MetricValue:
+def _metric(name: str, value: float | None, n: int, ci: tuple[float, float] | None = None) -> MetricValue:
+    row = OPERATIONAL_METRICS[name]
     low, high = ci if ci is not None else (None, None)
     return MetricValue(name=name, value=value, ci_low=low, ci_high=high, n=n,
-                       higher_is_better=higher_is_better, unit=unit)
+                       higher_is_better=row.higher_is_better, unit=row.unit)
 
 
-def _mean_metric(name: str, values: list[float], unit: str, seed: int, n_bootstrap: int,
-                 confidence: float) -> MetricValue:
+def _mean_metric(name: str, values: list[float], seed: int, n_bootstrap: int, confidence: float) -> MetricValue:
     if not values:
-        return _metric(name, None, 0, unit)
+        return _metric(name, None, 0)
     r = bootstrap_mean_ci(values, n_resamples=n_bootstrap, confidence=confidence, seed=seed)
-    return _metric(name, r.estimate, len(values), unit, (r.ci_low, r.ci_high))
+    return _metric(name, r.estimate, len(values), (r.ci_low, r.ci_high))
 
 
 def _model_metrics(gens: dict[_Key, Generation], seed: int, n_bootstrap: int,
                    confidence: float) -> tuple[MetricValue, ...]:
     all_gens = list(gens.values())
     ok = [g for g in all_gens if g.ok]
-    latencies = [g.latency_s for g in ok if g.latency_s is not None]
-    out = [
-        _metric("n_calls", float(len(all_gens)), len(all_gens), "calls", higher_is_better=True),
-        _metric("failed", float(len(all_gens) - len(ok)), len(all_gens), "calls"),
-    ]
+    values = [call_values(g) for g in ok]
+
+    def per_call(field: str) -> list[float]:
+        return [v[field] for v in values if v[field] is not None]  # type: ignore[misc]
+
+    latencies = per_call("latency_s")
+    out = [_metric("n_calls", float(len(all_gens)), len(all_gens)),
+           _metric("failed", float(len(all_gens) - len(ok)), len(all_gens))]
     if latencies:
         p50 = bootstrap_median_ci(latencies, n_resamples=n_bootstrap, confidence=confidence, seed=seed)
-        out.append(_metric("latency_p50_s", p50.estimate, len(latencies), "s", (p50.ci_low, p50.ci_high)))
-        out.append(_metric("latency_p95_s", float(np.percentile(latencies, 95)), len(latencies), "s"))
+        out.append(_metric("latency_p50_s", p50.estimate, len(latencies), (p50.ci_low, p50.ci_high)))
+        out.append(_metric("latency_p95_s", float(np.percentile(latencies, 95)), len(latencies)))
     else:
-        out += [_metric("latency_p50_s", None, 0, "s"), _metric("latency_p95_s", None, 0, "s")]
-    out.append(_mean_metric("latency_mean_s", latencies, "s", seed, n_bootstrap, confidence))
-    for field in ("prompt_tokens", "completion_tokens"):
-        counts = [float(getattr(g.usage, field)) for g in ok if getattr(g.usage, field) is not None]
-        out.append(_mean_metric(f"{field}_mean", counts, "tokens", seed, n_bootstrap, confidence))
+        out += [_metric("latency_p50_s", None, 0), _metric("latency_p95_s", None, 0)]
+    out.append(_mean_metric("latency_mean_s", latencies, seed, n_bootstrap, confidence))
+    for name in ("prompt_tokens_mean", "completion_tokens_mean"):
+        out.append(_mean_metric(name, per_call(OPERATIONAL_METRICS[name].per_call or ""), seed, n_bootstrap,
+                                confidence))
     billed = ok + [g for g in all_gens if not g.ok and g.cost_usd is not None]
     costs = [g.cost_usd for g in billed]
     total = None if not billed or any(c is None for c in costs) else float(sum(costs))
-    out.append(_metric("cost_usd", total, len(billed), "USD"))
+    out.append(_metric("cost_usd", total, len(billed)))
     per_1k = None if total is None or not ok else total / len(ok) * 1000.0
-    out.append(_metric("cost_per_1k_usd", per_1k, len(ok), "USD"))
+    out.append(_metric("cost_per_1k_usd", per_1k, len(ok)))
     return tuple(out)
 
 

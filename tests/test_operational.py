@@ -59,7 +59,7 @@ def test_per_model_metrics_hand_computed():
 def test_directions_and_units():
     metrics, _ = operational_metrics(small_run(), ["base", "ft"], "base")
     for m in metrics["base"]:
-        assert m.higher_is_better is (m.name == "n_calls"), m.name
+        assert m.higher_is_better is (None if m.name == "n_calls" else False), m.name
     units = {m.name: m.unit for m in metrics["base"]}
     assert units["latency_p50_s"] == "s" and units["cost_usd"] == "USD" and units["prompt_tokens_mean"] == "tokens"
 

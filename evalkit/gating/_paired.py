@@ -12,12 +12,12 @@ Sources, first that applies:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from evalkit.errors import ConfigError
+from evalkit.operational import OPERATIONAL_METRICS, call_values
 from evalkit.records import Generation, ModelScore, Sample, SampleResult
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, paired_bootstrap
 from evalkit.tasks import SummaryContext, create_task
@@ -74,39 +74,8 @@ def _from_comparison(c: dict, method: str) -> Delta:
                  n=int(c.get("n") or 0), method=f"{method}{test}", note=str(c.get("note") or ""))
 
 
-# Operational metrics computable per call: value of one generation, and the statistic over many.
-_Value = Callable[[Generation], float | None]
-_Stat = Callable[[np.ndarray], np.ndarray]
-
-
-def _pct(q: float) -> _Stat:
-    return lambda x: np.percentile(x, q, axis=-1)
-
-
-def _lat(g: Generation) -> float | None:
-    return g.latency_s
-
-
-def _ttft(g: Generation) -> float | None:
-    return g.ttft_s
-
-
-def _mean(x: np.ndarray) -> np.ndarray:
-    return x.mean(axis=-1)
-
-
-_OPERATIONAL: dict[str, tuple[_Value, _Stat]] = {
-    "latency_p50_s": (_lat, _pct(50)),
-    "latency_p95_s": (_lat, _pct(95)),
-    "latency_p99_s": (_lat, _pct(99)),
-    "latency_mean_s": (_lat, _mean),
-    "ttft_p50_s": (_ttft, _pct(50)),
-    "ttft_p95_s": (_ttft, _pct(95)),
-    "ttft_p99_s": (_ttft, _pct(99)),
-    "prompt_tokens_mean": (lambda g: g.usage.prompt_tokens, _mean),
-    "completion_tokens_mean": (lambda g: g.usage.completion_tokens, _mean),
-    "cost_per_1k_usd": (lambda g: None if g.cost_usd is None else g.cost_usd * 1000.0, _mean),
-}
+# Operational metrics computable per call (evalkit.operational's table: a per-call quantity and a statistic).
+_OPERATIONAL = {name: m for name, m in OPERATIONAL_METRICS.items() if m.per_call is not None}
 
 
 class PairedDeltas:
@@ -163,11 +132,12 @@ class PairedDeltas:
     # --- 3. operational metrics from generations ---------------------------------------------------------
 
     def _operational(self, a: Side, b: Side, metric: str) -> Delta:
-        value, stat = _OPERATIONAL[metric]
+        field, stat = _OPERATIONAL[metric].per_call or "", _OPERATIONAL[metric].statistic
+        assert stat is not None
         ga, gb = _generations(a), _generations(b)
         xs, ys = [], []
         for key in sorted(ga.keys() & gb.keys()):
-            va, vb = value(ga[key]), value(gb[key])
+            va, vb = call_values(ga[key])[field], call_values(gb[key])[field]
             if ga[key].ok and gb[key].ok and va is not None and vb is not None:
                 xs.append(va)
                 ys.append(vb)

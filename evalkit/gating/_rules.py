@@ -39,14 +39,16 @@ _NOT_COMPARATORS = ("==", "!=", "=>", "=<", "=")
 
 
 class RuleSyntaxError(ConfigError):
-    """A rule that does not parse; the message quotes the rule with a caret under the position at fault."""
+    """A rule that does not parse; the one-line message quotes the rule and the text from the position at
+    fault on (a caret line would break the one-line rule of user errors)."""
 
     def __init__(self, text: str, position: int, problem: str) -> None:
         self.text = text
         self.position = position
         self.problem = problem
-        super().__init__(f"invalid gate rule '{text}', position {position + 1}: {problem}\n"
-                         f"    {text}\n    {' ' * position}^")
+        rest = text[position:]
+        at = f" at {rest!r}" if rest.strip() else " at the end"
+        super().__init__(f"invalid gate rule '{text}', position {position + 1}{at}: {problem}")
 
 
 @dataclass(frozen=True)

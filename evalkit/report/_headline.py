@@ -10,6 +10,7 @@ from typing import Literal
 
 from evalkit.records import Comparison, MetricValue, RunResult
 from evalkit.report._format import Kind, fmt_ci, fmt_delta, fmt_p_clause, fmt_value, finite, metric_kind
+from evalkit.operational import OPERATIONAL_COMPARISONS, OPERATIONAL_METRICS
 from evalkit.report._metrics import is_operational, metric_names, metrics_by_model, model_order
 
 Verdict = Literal["significant", "not significant", "too few items", "not computed"]
@@ -126,15 +127,16 @@ def _row_for(metric: str, names: list[str]) -> str | None:
     """The metric row a comparison belongs on, by the naming rule of operational comparisons."""
     if metric in names:
         return metric
-    for suffix, row_suffix in (("_delta_s", "_s"), ("_rel_change", "_mean")):
-        if metric.endswith(suffix) and metric[: -len(suffix)] + row_suffix in names:
-            return metric[: -len(suffix)] + row_suffix
+    row = OPERATIONAL_COMPARISONS.get(metric)
+    if row is not None and row.about in names:
+        return row.about
     return None
 
 
 def _comparison_hib(metric: str) -> bool | None:
-    """Which way is better for a comparison without a metric of its own: lower, for time, tokens and cost."""
-    return False if is_operational(metric) else None
+    """Which way is better for a comparison without a metric of its own (the operational table says)."""
+    row = OPERATIONAL_COMPARISONS.get(metric) or OPERATIONAL_METRICS.get(metric)
+    return row.higher_is_better if row is not None else None
 
 
 def _cell(mv: MetricValue | None, c: Comparison | None, kind: Kind, unit: str,

@@ -1,27 +1,21 @@
-"""What a report shows per model: the task's metrics, operational ones, and call counts, in a fixed order.
+"""What a report shows per model: the task summary's metrics (task metrics first, then the operational ones of
+evalkit.operational's table) and call counts, in a fixed order.
 
-Operational metrics (latency percentiles, tokens, cost) are taken from the task summary when it has them;
-otherwise they are derived here from the stored generations, as point estimates without a CI, so every
-report shows them whichever task produced the run.
+The report renders the summary; it never computes a metric (the metrics stage added the operational ones
+to every summary when the run was scored).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.records import Generation, MetricValue, RunResult
+from evalkit.operational import is_operational
+from evalkit.records import MetricValue, RunResult
 
-OPERATIONAL_PREFIXES = ("latency", "cost", "prompt_tokens", "completion_tokens", "total_tokens", "failed",
-                        "n_calls", "calls", "retries", "cached")
-"""Metric names starting with one of these are operational and come after the task's own metrics."""
-
-
-def is_operational(metric: str) -> bool:
-    """True for a metric about the calls (time, tokens, money) rather than about answer quality."""
-    return metric.startswith(OPERATIONAL_PREFIXES)
+__all__ = ["CallStats", "call_stats", "is_operational", "latencies", "metric_names", "metrics_by_model",
+           "model_order"]
 
 
 @dataclass(frozen=True)
@@ -44,16 +38,11 @@ def model_order(run: RunResult) -> tuple[str, ...]:
 
 
 def metrics_by_model(run: RunResult) -> dict[str, dict[str, MetricValue]]:
-    """Every model's metrics by name: the summary's, plus derived operational ones it lacks."""
-    by_model: dict[str, list[Generation]] = {}
-    for g in run.generations:
-        by_model.setdefault(g.model, []).append(g)
+    """Every model's metrics by name, as the summary holds them."""
     out: dict[str, dict[str, MetricValue]] = {}
     for model in model_order(run):
         metrics: dict[str, MetricValue] = {}
         for mv in run.summary.metrics.get(model, ()):
-            metrics.setdefault(mv.name, mv)
-        for mv in _operational(by_model.get(model, [])):
             metrics.setdefault(mv.name, mv)
         out[model] = metrics
     return out
@@ -87,27 +76,4 @@ def latencies(run: RunResult) -> dict[str, list[float]]:
     for g in run.generations:
         if g.ok and g.latency_s is not None and np.isfinite(g.latency_s):
             out.setdefault(g.model, []).append(float(g.latency_s))
-    return out
-
-
-def _operational(gens: Sequence[Generation]) -> list[MetricValue]:
-    ok = [g for g in gens if g.ok]
-    if not ok:
-        return []
-    out: list[MetricValue] = []
-    lat = np.array([g.latency_s for g in ok if g.latency_s is not None], dtype=float)
-    lat = lat[np.isfinite(lat)]
-    if lat.size:
-        for q in (50, 95):
-            out.append(MetricValue(name=f"latency_p{q}_s", value=float(np.percentile(lat, q)), n=int(lat.size),
-                                   higher_is_better=False, unit="s"))
-    for field in ("prompt_tokens", "completion_tokens"):
-        counts = [getattr(g.usage, field) for g in ok if getattr(g.usage, field) is not None]
-        if counts:
-            out.append(MetricValue(name=f"{field}_mean", value=float(np.mean(counts)), n=len(counts),
-                                   higher_is_better=False, unit="tokens"))
-    costs = [g.cost_usd for g in ok]
-    # One unpriced call makes the total unknown: a partial sum would read as a (too low) real cost.
-    total = None if any(c is None for c in costs) else float(sum(c for c in costs if c is not None))
-    out.append(MetricValue(name="cost_usd", value=total, n=len(costs), higher_is_better=False, unit="$"))
     return out

@@ -18,13 +18,14 @@ per model, default 1), `sequential` (default true).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalkit.operational import OPERATIONAL_METRICS, Statistic, call_values
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap
 from evalkit.user_errors import validation_error
@@ -60,36 +61,18 @@ def create(args: Mapping[str, Any], suite_path: Path) -> LatencyTask:
 
 # Per-call quantities, as stored in ModelScore.details["calls"].
 _Call = dict[str, Any]
-_Stat = Callable[[np.ndarray], np.ndarray]
 
-
-def _pct(q: float) -> _Stat:
-    return lambda x: np.percentile(x, q, axis=-1)
-
-
-def _mean(x: np.ndarray) -> np.ndarray:
-    return x.mean(axis=-1)
-
-
-# metric name -> (per-call field, statistic, higher is better, unit)
-_METRICS: dict[str, tuple[str, _Stat, bool, str]] = {
-    "latency_p50_s": ("latency_s", _pct(50), False, "s"),
-    "latency_p95_s": ("latency_s", _pct(95), False, "s"),
-    "latency_p99_s": ("latency_s", _pct(99), False, "s"),
-    "latency_mean_s": ("latency_s", _mean, False, "s"),
-    "ttft_p50_s": ("ttft_s", _pct(50), False, "s"),
-    "ttft_p95_s": ("ttft_s", _pct(95), False, "s"),
-    "ttft_p99_s": ("ttft_s", _pct(99), False, "s"),
-    "output_tokens_per_sec": ("tokens_per_sec", _pct(50), True, "tokens/s"),
-}
+# The metrics reported, defined once in evalkit.operational (unit, direction, per-call quantity, statistic).
+_REPORTED = ("latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_mean_s", "ttft_p50_s", "ttft_p95_s",
+             "ttft_p99_s", "output_tokens_per_sec")
+_METRICS = {name: OPERATIONAL_METRICS[name] for name in _REPORTED}
 _COMPARED = ("latency_p50_s", "latency_p95_s", "latency_mean_s", "ttft_p50_s", "output_tokens_per_sec")
 
 
 def _call(g: Generation) -> _Call:
-    tokens = g.usage.completion_tokens
-    rate = tokens / g.latency_s if g.ok and tokens is not None and g.latency_s else None
-    return {"attempt": g.attempt, "ok": g.ok, "latency_s": g.latency_s if g.ok else None,
-            "ttft_s": g.ttft_s if g.ok else None, "completion_tokens": tokens, "tokens_per_sec": rate,
+    values = call_values(g)
+    return {"attempt": g.attempt, "ok": g.ok, "latency_s": values["latency_s"], "ttft_s": values["ttft_s"],
+            "completion_tokens": g.usage.completion_tokens, "tokens_per_sec": values["tokens_per_sec"],
             "cached": g.cached, "error": g.error}
 
 
@@ -142,7 +125,9 @@ class LatencyTask(Task):
 
     def _model_metrics(self, calls: Mapping[tuple[str, int], _Call], ctx: SummaryContext) -> list[MetricValue]:
         out = []
-        for name, (field, stat, higher, unit) in _METRICS.items():
+        for name, row in _METRICS.items():
+            field, stat, higher, unit = row.per_call or "", row.statistic, row.higher_is_better, row.unit
+            assert stat is not None  # every reported metric is a statistic over calls
             x = self._values(calls, field)
             if x.size == 0:
                 out.append(MetricValue(name=name, value=None, higher_is_better=higher, unit=unit))
@@ -157,16 +142,18 @@ class LatencyTask(Task):
                                    higher_is_better=higher, unit=unit))
         total = len(calls)
         errors = sum(not c.get("ok") for c in calls.values())
-        out.append(MetricValue(name="error_rate", value=errors / total if total else None, n=total,
-                               higher_is_better=False))
-        out.append(MetricValue(name="requests", value=float(total), n=total, unit="calls"))
+        for name, value in (("error_rate", errors / total if total else None), ("requests", float(total))):
+            row = OPERATIONAL_METRICS[name]
+            out.append(MetricValue(name=name, value=value, n=total, higher_is_better=row.higher_is_better,
+                                   unit=row.unit))
         return out
 
     def _compare(self, model: str, calls: Mapping[tuple[str, int], _Call], ref: Mapping[tuple[str, int], _Call],
                  ctx: SummaryContext) -> list[Comparison]:
         out = []
         for name in _COMPARED:
-            field, stat, _, _ = _METRICS[name]
+            field, stat = _METRICS[name].per_call or "", _METRICS[name].statistic
+            assert stat is not None
             pairs = [(calls[k][field], ref[k][field]) for k in sorted(calls.keys() & ref.keys())
                      if calls[k].get("ok") and ref[k].get("ok")
                      and calls[k].get(field) is not None and ref[k].get(field) is not None]
@@ -176,7 +163,7 @@ class LatencyTask(Task):
                 continue
             a, b = (np.asarray(v, dtype=float) for v in zip(*pairs))
 
-            def diff(p: np.ndarray, q: np.ndarray, stat: _Stat = stat) -> np.ndarray:
+            def diff(p: np.ndarray, q: np.ndarray, stat: Statistic = stat) -> np.ndarray:
                 return stat(p) - stat(q)
 
             point = float(diff(a[np.newaxis, :], b[np.newaxis, :])[0])

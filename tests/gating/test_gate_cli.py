@@ -108,7 +108,7 @@ def test_github_step_summary_is_appended(project: Path, server: FakeLLMServer, m
 
 
 @pytest.mark.parametrize("gates, fragment", [
-    ("gates: ['noisy.accuracy >== 0.5']", "position 16: '>==' is not a comparison"),
+    ("gates: ['noisy.accuracy >== 0.5']", "position 16 at '>== 0.5': '>==' is not a comparison"),
     ("gates: ['nosiy.accuracy >= 0.5']", "unknown model 'nosiy'; the run's models are base, noisy. Did you mean: noisy?"),
     ("gates: {rules: ['noisy.accuracy >= 0.5'], max_faild: 1}", "max_faild: unknown field"),
     ("gates: ['noisy.accuracy >= noisy@baseline.accuracy']", "pass --baseline RUN_DIR"),

@@ -55,10 +55,10 @@ def test_syntax_errors_name_the_rule_and_position(text: str, position: int, frag
     with pytest.raises(RuleSyntaxError) as info:
         parse_rule(text)
     message = str(info.value)
-    assert f"'{text}'" in message and f"position {position}:" in message and fragment in message
-    # the caret sits under the character at fault
-    lines = message.splitlines()
-    assert lines[-1].index("^") - 4 == position - 1
+    assert f"'{text}'" in message and f"position {position} at " in message and fragment in message
+    # one line, showing the rule from the character at fault on
+    rest = text[position - 1:]
+    assert "\n" not in message and (f"at {rest!r}:" in message if rest.strip() else "at the end:" in message)
 
 
 @pytest.mark.parametrize("bad", ["", "   ", None, 3])

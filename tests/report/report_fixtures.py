@@ -22,6 +22,7 @@ from evalkit.records import (
     TaskSummary,
     Usage,
 )
+from evalkit.runner import merge_summaries
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -116,6 +117,8 @@ def make_run(models: Sequence[str] = ("base", "ft", "ft-lr1e-5"), *, status: str
                                 template="Ticket: {{ input }}\nLabel:", models=tuple(models)),),
         generation_params={"temperature": 0.0, "max_tokens": 16},
     )
+    # The metrics stage adds the operational metrics (latency, tokens, cost) to every summary, as a run does.
+    summary = merge_summaries(summary, generations, models, ref, seed=7)
     return RunResult(info=info, samples=samples, generations=tuple(generations), results=tuple(results),
                      summary=summary)
 

@@ -56,7 +56,8 @@ def test_run_facts_models_and_prompts(run3) -> None:
     for text in ("run-20250101-abc", "support-intents", "Intent classification of support tickets",
                  "<dt>learning_rate</dt><dd>1e-05</dd>", "ft-lr1e-5-model", "Ticket: {{ input }}\nLabel:"):
         assert text in html
-    assert html.count("<img src=\"data:image/svg+xml;base64,") == 3  # bars, confusion matrices, latency
+    # bars, confusion matrices, latency, accuracy against mean latency
+    assert html.count("<img src=\"data:image/svg+xml;base64,") == 4
 
 
 def test_samples_failed_call_judgment_and_disagreement(run3) -> None:
