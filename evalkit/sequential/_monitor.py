@@ -44,7 +44,8 @@ class SequentialMonitor:
         self._values: dict[str, list[float]] = {c.key: [] for c in plan.comparisons}
         self._skipped: dict[str, int] = {c.key: 0 for c in plan.comparisons}
         self._looks: dict[str, list[Look]] = {c.key: [] for c in plan.comparisons}
-        self._decisions: dict[str, Decision] = {c.key: decide((), c.bounds, plan.margin) for c in plan.comparisons}
+        self._decisions: dict[str, Decision] = {c.key: decide((), c.bounds, plan.margin_of(c))
+                                                for c in plan.comparisons}
         self._seen: set[str] = set()
 
     @classmethod
@@ -94,7 +95,7 @@ class SequentialMonitor:
         for c in self.plan.comparisons:
             self._looks[c.key].append(self._look(c))
             if not self._decisions[c.key].decided:
-                self._decisions[c.key] = decide(self._looks[c.key], c.bounds, self.plan.margin)
+                self._decisions[c.key] = decide(self._looks[c.key], c.bounds, self.plan.margin_of(c))
         return self.stop
 
     def _look(self, spec: ComparisonSpec) -> Look:

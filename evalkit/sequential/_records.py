@@ -33,6 +33,8 @@ class ComparisonSpec(Record):
     bounds: tuple[float, ...] = ()
     """Gate bounds on the difference besides zero (`ft.accuracy - base.accuracy >= 0.05` gives 0.05): the
     comparison is decided only once its sequence lies wholly above or below each of them."""
+    margin: float | None = Field(default=None, gt=0)
+    """This comparison's equivalence margin, in the unit of the difference; None: the plan's `margin`."""
 
     @model_validator(mode="after")
     def _check(self) -> ComparisonSpec:
@@ -44,6 +46,8 @@ class ComparisonSpec(Record):
         if outside:
             raise ValueError(f"bounds must lie strictly inside +-{span:g} (the range of a difference). "
                              f"Got {outside}")
+        if self.margin is not None and self.margin >= span:
+            raise ValueError(f"margin {self.margin:g} must be smaller than the range of the difference ({span:g})")
         return self
 
     @property
@@ -63,8 +67,12 @@ class SequentialPlan(Record):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     """Per comparison: the probability that its sequence ever misses the true difference, at any look."""
     margin: float | None = Field(default=None, gt=0)
-    """Equivalence margin: a sequence wholly inside [-margin, +margin] decides "no difference larger than
-    margin". None: only above/below decisions."""
+    """Equivalence margin of every comparison without its own: a sequence wholly inside [-margin, +margin]
+    decides "no difference larger than margin". None: only above/below decisions."""
+
+    def margin_of(self, spec: ComparisonSpec) -> float | None:
+        """The equivalence margin that applies to `spec`: its own, else the plan's."""
+        return spec.margin if spec.margin is not None else self.margin
     items_total: int | None = Field(default=None, ge=1)
     """Items available (the suite's size, after any limit): the run stops when they are all drawn. None: not
     known in advance (then no savings are reported and the target must be `distribution`)."""
@@ -85,7 +93,7 @@ class SequentialPlan(Record):
         if self.target == "suite" and self.items_total is None:
             raise ValueError("target 'suite' needs items_total (the number of items in the suite)")
         if self.margin is not None:
-            too_wide = [c.key for c in self.comparisons if self.margin >= c.span]
+            too_wide = [c.key for c in self.comparisons if c.margin is None and self.margin >= c.span]
             if too_wide:
                 raise ValueError(f"margin {self.margin:g} must be smaller than the range of the difference "
                                  f"of {too_wide}")

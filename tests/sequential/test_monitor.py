@@ -121,6 +121,16 @@ def test_missing_values_are_left_out_and_counted():
     assert monitor.state(ACC.key).skipped == 2
 
 
+def test_a_comparison_margin_overrides_the_plan_margin():
+    scores = suite(1000, 0.05, 0.05)                          # no difference
+    judge = ComparisonSpec(key="judge", model="ft", reference="base", metric="score", margin=0.15)
+    plan = SequentialPlan(comparisons=(ACC, judge), margin=0.02, items_total=1000)
+    monitor = run(plan, scores)
+    assert plan.margin_of(ACC) == 0.02 and plan.margin_of(judge) == 0.15
+    assert monitor.decisions["judge"].kind == "equivalent"
+    assert monitor.decisions[ACC.key].kind == "undecided"     # 0.02 is too tight for 1,000 items
+
+
 def test_bad_batches_are_rejected():
     plan = SequentialPlan(comparisons=(ACC,), batch_size=2, items_total=3)
     monitor = SequentialMonitor(plan)
@@ -155,6 +165,7 @@ def test_the_result_round_trips_through_json():
     (lambda: SequentialPlan(comparisons=(ACC,), margin=1.0), "margin 1 must be smaller"),
     (lambda: SequentialPlan(comparisons=(ACC,), batch_size=0), "greater than or equal to 1"),
     (lambda: SequentialPlan(comparisons=(ACC,), target="suite"), "needs items_total"),
+    (lambda: ComparisonSpec(key="k", model="a", reference="b", metric="m", margin=1.0), "margin 1 must be smaller"),
 ])
 def test_plans_validate_their_fields(make, message):
     with pytest.raises(ValueError, match=message):
