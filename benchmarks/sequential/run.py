@@ -22,8 +22,16 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from evalkit.sequential import (KIND_ABOVE, KIND_BELOW, KIND_EQUIVALENT, KIND_UNDECIDED, first_decision,
-                                mcnemar_power, mcnemar_sample_size, paired_difference_cs)
+from evalkit.sequential import (
+    KIND_ABOVE,
+    KIND_BELOW,
+    KIND_EQUIVALENT,
+    KIND_UNDECIDED,
+    first_decision,
+    mcnemar_power,
+    mcnemar_sample_size,
+    paired_difference_cs,
+)
 
 BASE_ACCURACY, DISCORDANCE, ALPHA = 0.70, 0.25, 0.05
 DELTAS = (0.0, 0.02, 0.05, 0.10, 0.20)

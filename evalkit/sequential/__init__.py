@@ -45,4 +45,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'evalkit.sequential' has no attribute {name!r}")
 
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "BoundVerdict", "ComparisonOutcome", "ComparisonSpec", "Decision", "DecisionKind", "KIND_ABOVE",
+    "KIND_BELOW", "KIND_EQUIVALENT", "KIND_UNDECIDED", "Look", "METHOD", "PilotEstimate", "SequenceState",
+    "SequentialMonitor", "SequentialPlan", "SequentialResult", "Side", "StopReason", "Target", "batches",
+    "decide", "draw_order", "first_decision", "mcnemar_mdd", "mcnemar_power", "mcnemar_sample_size",
+    "order_key", "paired_difference_cs", "paired_t_mdd", "paired_t_power", "paired_t_sample_size",
+    "pilot_estimates", "score_difference", "unit_interval_cs",
+]

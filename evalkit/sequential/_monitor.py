@@ -22,8 +22,15 @@ from evalkit.records import SampleResult
 from evalkit.sequential._confseq import METHOD, paired_difference_cs
 from evalkit.sequential._decision import decide
 from evalkit.sequential._order import order_key
-from evalkit.sequential._records import (ComparisonOutcome, ComparisonSpec, Decision, Look, SequenceState,
-                                         SequentialPlan, SequentialResult)
+from evalkit.sequential._records import (
+    ComparisonOutcome,
+    ComparisonSpec,
+    Decision,
+    Look,
+    SequenceState,
+    SequentialPlan,
+    SequentialResult,
+)
 
 __all__ = ["SequentialMonitor", "score_difference"]
 

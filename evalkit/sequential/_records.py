@@ -9,8 +9,20 @@ from pydantic import Field, model_validator
 
 from evalkit.records import Record
 
-__all__ = ["BoundVerdict", "ComparisonSpec", "ComparisonOutcome", "Decision", "DecisionKind", "Look",
-           "SequenceState", "SequentialPlan", "SequentialResult", "Side", "StopReason", "Target"]
+__all__ = [
+    "BoundVerdict",
+    "ComparisonOutcome",
+    "ComparisonSpec",
+    "Decision",
+    "DecisionKind",
+    "Look",
+    "SequenceState",
+    "SequentialPlan",
+    "SequentialResult",
+    "Side",
+    "StopReason",
+    "Target",
+]
 
 DecisionKind = Literal["above", "below", "equivalent", "undecided"]
 Side = Literal["above", "below", "undecided"]

@@ -165,7 +165,8 @@ def _run_plans(args: argparse.Namespace, discordance: float | None, sd: float | 
                 raise DataError(f"{args.run_dir}: the differences {e.model} - {e.reference} are all equal, so the "
                                 "pilot gives no SD to plan from; state one with --sd")
             source = "stated" if sd is not None else "pilot"
-            title = f"{head}\npaired t-test, two-sided, alpha {alpha:g}, power {power:g}, SD of differences {s:.3g} ({source})"
+            title = (f"{head}\npaired t-test, two-sided, alpha {alpha:g}, power {power:g}, "
+                     f"SD of differences {s:.3g} ({source})")
             out.append(_continuous_table(title, s, deltas, power, alpha, n))
     return out
 

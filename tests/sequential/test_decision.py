@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalkit.sequential import (KIND_ABOVE, KIND_BELOW, KIND_EQUIVALENT, KIND_UNDECIDED, Look, decide,
-                                first_decision)
+from evalkit.sequential import KIND_ABOVE, KIND_BELOW, KIND_EQUIVALENT, KIND_UNDECIDED, Look, decide, first_decision
 
 
 def looks(*intervals: tuple[float, float], per_look: int = 50) -> list[Look]:

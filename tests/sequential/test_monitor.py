@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from evalkit.records import ModelScore, SampleResult
-from evalkit.sequential import (ComparisonSpec, SequentialMonitor, SequentialPlan, SequentialResult, batches,
-                                draw_order, paired_difference_cs)
+from evalkit.sequential import (
+    ComparisonSpec,
+    SequentialMonitor,
+    SequentialPlan,
+    SequentialResult,
+    batches,
+    draw_order,
+    paired_difference_cs,
+)
 
 ACC = ComparisonSpec(key="ft-base/accuracy", model="ft", reference="base", metric="accuracy")
 

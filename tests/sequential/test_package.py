@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import evalkit.sequential as sequential
+from evalkit import sequential
 
 
 def test_every_public_name_resolves():

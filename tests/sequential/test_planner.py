@@ -9,8 +9,14 @@ import pytest
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
-from evalkit.sequential import (mcnemar_mdd, mcnemar_power, mcnemar_sample_size, paired_t_mdd, paired_t_power,
-                                paired_t_sample_size)
+from evalkit.sequential import (
+    mcnemar_mdd,
+    mcnemar_power,
+    mcnemar_sample_size,
+    paired_t_mdd,
+    paired_t_power,
+    paired_t_sample_size,
+)
 
 
 @pytest.mark.parametrize("psi, delta, power, expected", [

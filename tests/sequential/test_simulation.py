@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evalkit.sequential import (KIND_ABOVE, KIND_EQUIVALENT, KIND_UNDECIDED, first_decision,
-                                paired_difference_cs)
+from evalkit.sequential import KIND_ABOVE, KIND_EQUIVALENT, KIND_UNDECIDED, first_decision, paired_difference_cs
 
 RUNS, ITEMS, BATCH, ALPHA = 2000, 1000, 50, 0.05
 LOOK_AT = np.arange(BATCH, ITEMS + 1, BATCH) - 1          # index of the last item of each batch
@@ -58,7 +57,7 @@ def test_peeking_every_batch_keeps_false_decisions_below_alpha_and_naive_tests_d
     else:
         d, population = finite_population_null(rng), ITEMS
     low, high = cs_at_looks(d, population)
-    look, kind = first_decision(low, high)
+    _, kind = first_decision(low, high)
     false_rate = float(np.mean(kind != KIND_UNDECIDED))
     mcnemar_rate = float(np.mean(naive_mcnemar_any(d)))
     t_rate = float(np.mean(naive_t_any(d)))
