@@ -125,9 +125,14 @@ def legal_responder(body: dict) -> str | Reply:
     if model == "mistral-large-latest":
         prompt = body["messages"][0]["content"]
         first = re.findall(r"Answer (?:1|2):\n<<<\n(.*?)\n>>>", prompt, re.DOTALL)[0]
-        s1, s2 = (3, 1) if "article" in first else (1, 3)
-        return Reply(json.dumps({"justification": "cites the law", "score_answer_1": s1, "score_answer_2": s2}),
-                     prompt_tokens=500, completion_tokens=30)
+        # legal_quality: one point per criterion (citation, argumentation, form), adding up to the score.
+        points = {True: {"citation": 1, "argumentation": 1, "form": 1}, False: {"citation": 0, "argumentation": 0,
+                                                                              "form": 1}}
+        one, two = points["article" in first], points["article" not in first]
+        answer = {"justification": "cites the law",
+                  **{f"{c}_answer_1": v for c, v in one.items()}, **{f"{c}_answer_2": v for c, v in two.items()},
+                  "score_answer_1": sum(one.values()), "score_answer_2": sum(two.values())}
+        return Reply(json.dumps(answer), prompt_tokens=500, completion_tokens=30)
     i = int(re.search(r"Question (\d+) ", body["messages"][-1]["content"]).group(1))
     return f"Selon l'article {i}, oui." if model == "ft-model" else f"Oui ({i})."
 

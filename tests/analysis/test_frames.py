@@ -174,7 +174,8 @@ def test_judgments_frame_one_row_per_judge_call(legal_run: Path) -> None:
     assert set(judg["judge_id"]) == {"legal_quality"} and set(judg["status"]) == {"ok"}
     assert set(judg["order"]) == {"base|ft", "ft|base"}  # both orders, against position bias
     verdicts = judg["verdict"].map(json.loads)
-    assert all(set(v) == {"score_answer_1", "score_answer_2"} for v in verdicts)  # the reasons are left out
+    assert all({"score_answer_1", "score_answer_2", "citation_answer_1"} <= set(v) for v in verdicts)
+    assert not any("justification" in v for v in verdicts)  # the free-text reasons are left out
     # The fake judge gives 3 to the answer citing an article: ft's, whichever slot it is in.
     ft_first = judg["slot_1"] == "ft"
     assert (verdicts[ft_first].map(lambda v: v["score_answer_1"]) == 3).all()
