@@ -24,8 +24,8 @@ from evalkit.model_pool import ModelPool, build_models
 from evalkit.model_spec import ModelSpec
 from evalkit.operational import operational_metrics
 from evalkit.prompts import render_prompt
-from evalkit.records import (Generation, GenerationParams, Prompt, PromptTemplate, Request, RunInfo, RunResult, Sample,
-                             SampleResult, TaskSummary)
+from evalkit.records import (Comparison, Generation, GenerationParams, MetricValue, Prompt, PromptTemplate, Request,
+                             RunInfo, RunResult, Sample, SampleResult, TaskSummary)
 from evalkit.report import write_report
 from evalkit.retry import RetryPolicy
 from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SUITE_FILE, SUMMARY_FILE, RunStore,
@@ -73,6 +73,22 @@ class RunOutcome:
     calls: dict[str, int]
     """Requests sent to each model's provider (0 for a run served entirely from the cache)."""
     cache_hits: dict[str, int]
+
+    def metric(self, model: str, name: str) -> MetricValue:
+        """The metric `name` of `model` (KeyError naming the known ones when there is none)."""
+        for mv in self.result.summary.metrics.get(model, ()):
+            if mv.name == name:
+                return mv
+        known = sorted({mv.name for mvs in self.result.summary.metrics.values() for mv in mvs})
+        raise KeyError(f"no metric {name!r} for model {model!r}; models: {list(self.result.summary.metrics)}, "
+                       f"metrics: {known}")
+
+    def comparison(self, model: str, metric: str) -> Comparison:
+        """The paired comparison of `model` against the reference on `metric` (KeyError when there is none)."""
+        for c in self.result.summary.comparisons:
+            if c.model == model and c.metric == metric:
+                return c
+        raise KeyError(f"no comparison of {metric!r} for model {model!r} against {self.result.info.reference!r}")
 
 
 def _now() -> str:
