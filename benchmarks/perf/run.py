@@ -110,8 +110,10 @@ def server(latency: float) -> Iterator[Server]:
 
 # --- evalkit --------------------------------------------------------------------------------------------
 
-def write_project(root: Path, n: int, url: str, concurrency: int, provider: str = "openai") -> Path:
-    """A classification suite over `n` items (peers.write_data) and a config with one model, `bench`."""
+def write_project(root: Path, n: int, url: str, concurrency: int, provider: str = "openai",
+                  models: tuple[str, ...] = ("bench",)) -> Path:
+    """A classification suite over `n` items (peers.write_data) and a config with `models` (default one,
+    `bench`), each its own model id on the same server."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "data.jsonl").exists():
         peers_mod.write_data(root / "data.jsonl", n)
@@ -123,9 +125,10 @@ def write_project(root: Path, n: int, url: str, concurrency: int, provider: str 
         f"prompts:\n  default: {{style: chat, system: '{peers_mod.SYSTEM}', template: '{{{{ input }}}}'}}\n",
         encoding="utf-8")
     key = 'api_key_env = "BENCH_MISTRAL_KEY"\n' if provider == "mistral" else ""
-    (root / "evalkit.toml").write_text(
-        f'[models.bench]\nprovider = "{provider}"\nmodel = "bench-model"\nbase_url = "{url}/v1"\n'
-        f"concurrency = {concurrency}\ntimeout_s = 60\nmax_retries = 2\n{key}", encoding="utf-8")
+    (root / "evalkit.toml").write_text("".join(
+        f'[models.{name}]\nprovider = "{provider}"\nmodel = "{name}-model"\nbase_url = "{url}/v1"\n'
+        f"concurrency = {concurrency}\ntimeout_s = 60\nmax_retries = 2\n{key}\n" for name in models),
+        encoding="utf-8")
     return root / "suite.yaml"
 
 
@@ -362,7 +365,7 @@ def compare_table(res: dict[str, Any]) -> str:
             + f"; medians of {res['rounds']} interleaved round(s); load average {res['loadavg_start'][0]:.2f} "
               f"at start, {res['loadavg_end'][0]:.2f} at end.")
     if instant:
-        cols = ["harness", "clean runs", "whole process", "server span", "span per request", "client CPU per request",
+        cols = ["harness", "clean runs", "whole process", "server span", "span per request", "whole-process CPU per request",
                 "peak RSS", "requests (max connections)", "wall vs evalkit", "load during runs"]
     else:
         cols = ["harness", "clean runs", "whole process (× ideal)", "server span (× ideal)", "client CPU",
@@ -384,7 +387,7 @@ def compare_table(res: dict[str, Any]) -> str:
         # With latency 0 every request is answered before the next is read: count open connections instead.
         inflight = max(r["max_connections"] if instant else r["max_in_flight"] for r in ok)
         pairs = [r["wall_s"] / base[r["round"]]["wall_s"] for r in ok if r["round"] in base]
-        vs = "1" if name == "evalkit" else _fmt(_median(pairs), ".2f", " ×")
+        vs = "1.00 ×" if name == "evalkit" else _fmt(_median(pairs), ".2f", " ×")
         load = f"{min(r['load_start'] for r in ok):.1f}–{max(r['load_end'] for r in ok):.1f}"
         cells = [label, f"{len(ok)}/{len(runs)}"]
         if instant:

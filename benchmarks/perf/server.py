@@ -52,7 +52,12 @@ class Stats:
 
 def _answer(body: bytes, n: int) -> bytes:
     """A chat completion whose label follows the prompt, so the benchmark's scores are meaningful."""
-    label = b"positive" if b"good" in body else b"negative"
+    good = b"good" in body
+    if b'"ft-model"' in body and len(body) % 5 == 0:
+        # The model `ft-model` disagrees on about a fifth of the items (fixed per item), so a base-vs-ft run
+        # has discordant pairs and its paired statistics do real work.
+        good = not good
+    label = b"positive" if good else b"negative"
     words = body.count(b" ") + 1  # a rough prompt token count: only its presence matters to clients
     return (b'{"id":"cmpl-%d","object":"chat.completion","created":0,"model":"bench-model","choices":[{"index":0,'
             b'"message":{"role":"assistant","content":"%s"},"finish_reason":"stop"}],"usage":{"prompt_tokens":%d,'
