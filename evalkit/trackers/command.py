@@ -11,6 +11,7 @@ from rich.console import Console
 
 from evalkit.errors import ConfigError, EvalkitError
 from evalkit.trackers import Tracker, TrackerOptions, create_tracker, log_run, trackers
+from evalkit.user_errors import one_line
 
 __all__ = ["add_parser", "add_run_options", "cmd_log", "log_after_run", "prepare_run_log"]
 
@@ -66,7 +67,13 @@ def prepare_run_log(args: argparse.Namespace) -> list[Tracker]:
 
 def _log_all(run_dir: Path, targets: Sequence[Tracker], out) -> None:
     for tracker in targets:
-        tracked = log_run(run_dir, tracker)
+        try:
+            tracked = log_run(run_dir, tracker)
+        except EvalkitError:
+            raise
+        except Exception as exc:  # the tracker library's own failure (server down, value refused): one line
+            raise EvalkitError(one_line(f"logging {run_dir} to {tracker.name} failed: {type(exc).__name__}: "
+                                        f"{exc}")) from exc
         print(f"Logged to {tracked.tracker}: {tracked.location}", file=out)
 
 

@@ -80,3 +80,14 @@ def test_payload_leaves_unknown_values_out(news_run: Path) -> None:
     assert "base/cost_usd" not in payload.metrics and "ft/cost_usd" in payload.metrics
     assert payload.tables["samples"]["cost_usd"].map(lambda v: v is None).sum() == 2 * N_NEWS  # base and ft2
     assert {"mlflow", "wandb"} <= set(trackers.names())
+
+
+def test_a_tracker_failure_after_a_run_is_one_error_that_says_how_to_log_again(news_run: Path) -> None:
+    from evalkit.errors import EvalkitError
+    from evalkit.trackers import command as log_command
+
+    with pytest.raises(EvalkitError) as err:
+        log_command.log_after_run([RecordingTracker(fail_on_artifact=True)], news_run)
+    message = str(err.value)
+    assert "\n" not in message and "to recording failed: OSError: disk full" in message
+    assert f"the run is complete in {news_run}; log it later with `evalkit log {news_run} --to recording`" in message
