@@ -95,7 +95,8 @@ def test_prompts_base_instructed_ft_bare(suite, test_samples) -> None:
 
 def test_suite_settings(suite) -> None:
     assert suite.task == "pairwise_judge"
-    assert suite.task_args == {"judge": "legal_quality", "context_field": "context"}  # RAGAS off offline
+    assert suite.task_args == {"checks": "bsard_checks", "judge": "legal_quality",
+                               "context_field": "context"}  # RAGAS off offline
     assert suite.generation.max_tokens <= 256 and suite.generation.temperature == 0.0
     assert suite.models["ft"]["adapter"] == "../../adapters/bsard/adapter.gguf"
 

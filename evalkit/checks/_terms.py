@@ -44,7 +44,7 @@ class TermsArgs(CheckArgs):
 
 
 class TermsCheck(Check):
-    """Score: the share of required terms present (1 when none is required); met: all present, none forbidden."""
+    """Score: the share of term rules kept (required present, forbidden absent; 1 when there is none); met: all."""
 
     Args = TermsArgs
     args: TermsArgs
@@ -74,7 +74,8 @@ class TermsCheck(Check):
         missing = [label for label, alternatives in required
                    if not any(contains_term(answer, alt, a.lang) for alt in alternatives)]
         used = [t for t in a.forbidden if contains_term(answer, t, a.lang)]
-        score = 1 - len(missing) / len(required) if required else 1.0
+        rules = len(required) + len(a.forbidden)
+        score = 1 - (len(missing) + len(used)) / rules if rules else 1.0
         return CheckResult(met=not missing and not used, score=score,
                            details={"required": [label for label, _ in required], "missing": missing,
                                     "forbidden_used": used})

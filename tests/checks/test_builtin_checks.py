@@ -72,7 +72,9 @@ def test_regex(args: dict, answer: str, met: bool, count: int) -> None:
     ({"required": ["nullité", "grief"]}, "Les nullités exigent un grief.", 1.0, True, [], []),  # plural ok
     ({"required": ["nullité", "grief|préjudice"]}, "La nullité suppose un préjudice.", 1.0, True, [], []),
     ({"required": ["nullité", "grief"]}, "Il faut un préjudice.", 0.0, False, ["nullité", "grief"], []),
-    ({"forbidden": ["certainement"]}, "Vous gagnerez certainement.", 1.0, False, [], ["certainement"]),
+    ({"forbidden": ["certainement"]}, "Vous gagnerez certainement.", 0.0, False, [], ["certainement"]),
+    ({"required": ["grief"], "forbidden": ["certainement"]}, "Un grief, certainement.", 0.5, False, [],
+     ["certainement"]),
     ({"required": ["grief"], "forbidden": ["griefs légers"]}, "Un grief suffit.", 1.0, True, [], []),
 ])
 def test_terms(args: dict, answer: str, score: float, met: bool, missing: list[str], used: list[str]) -> None:
