@@ -10,15 +10,28 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import ConfigError, DataError
+from evalkit.errors import ConfigError, DataError, EvalkitError
 from evalkit.records import RunResult
-from evalkit.store import SUITE_FILE, RunStore
+from evalkit.store import RUN_FILE, SUITE_FILE, RunStore
 from evalkit.suite import SuiteSpec
 
-__all__ = ["RESULTS_FILE", "RunData", "did_you_mean"]
+__all__ = ["RESULTS_FILE", "IncompleteRun", "RunData", "did_you_mean"]
 
 RESULTS_FILE = "results.json"
 _SCHEMA_VERSIONS = ("1",)
+
+
+class IncompleteRun(EvalkitError):
+    """The run directory holds a run that did not complete and has nothing to gate (exit code 3, not 2)."""
+
+
+def _run_status(path: Path) -> str | None:
+    """The status in run.json, or None when there is no readable run.json."""
+    try:
+        info = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return str(info.get("status")) if isinstance(info, dict) and info.get("status") else None
 
 
 def did_you_mean(name: str, known: list[str]) -> str:
@@ -42,7 +55,12 @@ class RunData:
         if not path.is_dir():
             raise ConfigError(f"{what} directory not found: {path}")
         file = path / RESULTS_FILE
+        status = _run_status(path)
         if not file.is_file():
+            if status is not None and status != "complete":
+                raise IncompleteRun(f"{path}: the run is '{status}' (run.json) and has no results.json: it did not "
+                                    f"complete, so its rules cannot be checked; run the same `evalkit run` again "
+                                    f"to resume it")
             raise DataError(f"{file}: missing; is {path} an evalkit run directory that finished? "
                             f"(`evalkit report {path}` re-renders it from the stored results)")
         try:
@@ -53,6 +71,10 @@ class RunData:
         if version not in _SCHEMA_VERSIONS:
             raise DataError(f"{file}: schema_version {version!r} is not one this evalkit reads "
                             f"({', '.join(_SCHEMA_VERSIONS)})")
+        if status is not None and status != "complete" and isinstance(doc.get("run"), dict):
+            # Either file saying the run did not complete is enough: run.json is written last, and results.json
+            # may come from `evalkit report` re-rendering an unfinished run.
+            doc["run"]["status"] = status
         return cls(path=path, doc=doc)
 
     # --- what results.json says ------------------------------------------------------------------------

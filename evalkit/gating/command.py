@@ -10,7 +10,8 @@ from rich.console import Console
 
 __all__ = ["add_gate_parser", "add_run_options", "cmd_gate", "gate_after_run", "prepare_run_gates"]
 
-_EXIT_HELP = "exit codes: 0 every rule holds, 1 a rule failed, 2 usage or config error, 3 too many failed calls"
+_EXIT_HELP = ("exit codes: 0 every rule holds, 1 a rule failed, 2 usage or config error, 3 too many failed calls "
+              "or an incomplete run")
 
 
 def add_gate_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,9 +60,15 @@ def prepare_run_gates(args: argparse.Namespace, suite) -> None:
 
 def _gate(run_dir: Path, args: argparse.Namespace, out) -> int:
     from evalkit.gating import render_text, run_gate
+    from evalkit.gating._data import IncompleteRun
+    from evalkit.gating._evaluate import EXIT_RUN_FAILURES
 
-    report, files = run_gate(run_dir, baseline_dir=args.baseline, rules_file=args.rules, config_path=args.config,
-                             junit=args.junit, markdown=args.gate_summary)
+    try:
+        report, files = run_gate(run_dir, baseline_dir=args.baseline, rules_file=args.rules,
+                                 config_path=args.config, junit=args.junit, markdown=args.gate_summary)
+    except IncompleteRun as exc:
+        print(f"RUN FAILURES  {exc}", file=out)
+        return EXIT_RUN_FAILURES
     print(render_text(report), file=out, end="")
     written = f"JUnit: {files.junit}\nSummary: {files.markdown}"
     if files.step_summary is not None:
