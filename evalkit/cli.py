@@ -15,7 +15,12 @@ from rich.table import Table
 from evalkit import finetune_metrics
 from evalkit.errors import EvalkitError
 from evalkit.gating import command as gate_command
+from evalkit.history import command as history_command
 from evalkit.human import command as human_command
+from evalkit.scaffold import command as init_command
+from evalkit.sequential import command as plan_command
+from evalkit.trackers import command as log_command
+from evalkit.user_errors import one_line
 from evalkit.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -63,9 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch", action="store_true", help="answer `mistral` models through Mistral's Batch API (one "
                                                           "job per model; failed lines are retried synchronously)")
     gate_command.add_run_options(run)
+    log_command.add_run_options(run)
     gate_command.add_gate_parser(sub)
     finetune_metrics.add_parser(sub)
     human_command.add_parser(sub)
+    history_command.add_parser(sub)
+    log_command.add_parser(sub)
+    plan_command.add_parser(sub)
+    init_command.add_parser(sub)
 
     report = sub.add_parser("report", help="re-render a run's report from stored results (no model call)")
     report.add_argument("run_dir", type=Path)
@@ -112,6 +122,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     suite = load_suite(args.suite)
     config = load_config(args.config)
     gate_command.prepare_run_gates(args, suite)
+    trackers = log_command.prepare_run_log(args)
     options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
                          use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
                          reference=args.reference, judge=args.judge, show_progress=not args.quiet,
@@ -133,6 +144,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     if failed:
         console.print(f"[yellow]{failed} generation(s) failed after retries; they are listed in the report.[/yellow]")
     print(outcome.run_dir / "report.html")
+    if trackers:
+        log_command.log_after_run(trackers, outcome.run_dir)
     if args.gate:
         return gate_command.gate_after_run(args, outcome.run_dir)
     return EXIT_OK
@@ -238,7 +251,9 @@ def _cmd_judge(args: argparse.Namespace, console: Console) -> int:
 _COMMANDS = {"run": _cmd_run, "report": _cmd_report, "models": _cmd_models, "suites": _cmd_suites, "demo": _cmd_demo,
              "judge": _cmd_judge, "gate": gate_command.cmd_gate,
              "finetune-metrics": finetune_metrics.cmd,
-             "human": human_command.cmd_human}
+             "human": human_command.cmd_human, "runs": history_command.cmd_runs,
+             "compare": history_command.cmd_compare, "log": log_command.cmd_log, "plan": plan_command.cmd_plan,
+             "init": init_command.cmd_init}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args, console)
     except EvalkitError as exc:
         # Plain print: an error message may quote user text that rich would read as markup.
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
