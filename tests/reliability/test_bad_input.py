@@ -260,4 +260,4 @@ def test_an_error_after_the_run_started_marks_the_run_failed(tmp_path: Path, fak
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "failed" and info["finished_at"]
     assert not (run_dir / "report.html").exists()
-    assert "stopped before its samples were scored" in user_error(["report", str(run_dir)], capsys)  # not finished
+    assert "did not reach scoring" in user_error(["report", str(run_dir)], capsys)  # not a finished run
