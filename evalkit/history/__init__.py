@@ -24,7 +24,12 @@ from evalkit.history._render import (
     render_comparison_markdown,
     render_index,
 )
-from evalkit.history._write import ComparisonPaths, default_comparison_dir, write_comparison, write_index
+from evalkit.history._write import (
+    ComparisonPaths,
+    default_comparison_dir,
+    write_comparison,
+    write_index,
+)
 
 __all__ = [
     "ChangedItem",

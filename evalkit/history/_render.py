@@ -121,8 +121,8 @@ def render_comparison_markdown(cmp: RunComparison) -> str:
     for p in cmp.pairs:
         label = p.model_a if p.model_a == p.model_b else f"{p.model_a} (A) vs {p.model_b} (B)"
         out += ["", f"## {_md(label)}", "",
-                f"{p.n_paired} paired items; {p.count('fixed')} fixed, {p.count('broken')} broken, "
-                f"{len(p.changed)} changed in all.", ""]
+                (f"{p.n_paired} paired items; {p.count('fixed')} fixed, {p.count('broken')} broken, "
+                f"{len(p.changed)} changed in all."), ""]
         out += [f"- {_md(n)}" for n in p.notes] + ([""] if p.notes else [])
         out += ["| metric | A | B | B − A | 95% CI | p | test | verdict |", "|---|---:|---:|---:|---|---:|---|---|"]
         for d in p.metrics:

@@ -8,7 +8,14 @@
 from __future__ import annotations
 
 from evalkit.scaffold._data import DataProfile, read_data
-from evalkit.scaffold._draft import SuiteDraft, TaskChoice, build_draft, choose_task, default_name, render_suite
+from evalkit.scaffold._draft import (
+    SuiteDraft,
+    TaskChoice,
+    build_draft,
+    choose_task,
+    default_name,
+    render_suite,
+)
 from evalkit.scaffold._init import InitResult, init_suite
 
 __all__ = [

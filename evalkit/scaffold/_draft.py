@@ -107,10 +107,10 @@ def _prompts(profile: DataProfile, choice: TaskChoice) -> tuple[dict[str, dict[s
         # The conversation up to its reference is the input; `messages` sends it as the data holds it.
         base = {"style": "messages", **({"system": extra} if extra else {})}
         return ({"default": base, "ft": {"style": "messages"}},
-                ["Multi-turn lines: both profiles send the conversation up to its reference as the data holds it "
+                [("Multi-turn lines: both profiles send the conversation up to its reference as the data holds it "
                  "(style `messages`, the data's own system messages included). `default` (the base model, and any "
                  "model without a profile of its own) adds the instructions as a first system message; `ft` (a "
-                 "model named ft, or with prompt = \"ft\") gets the conversation alone.", *todo])
+                 "model named ft, or with prompt = \"ft\") gets the conversation alone."), *todo])
     ft_comment = ("`ft` is for the fine-tuned model (a model named ft, or with prompt = \"ft\"): the bare input, "
                   "as a fine-tuned model is used - fine-tuning taught it the instructions.")
     if profile.system:
@@ -150,27 +150,27 @@ def build_draft(profile: DataProfile, suite_dir: Path, name: str, data_file: Pat
     comments: dict[str, list[str]] = {}
     if profile.format == "chat":
         data: dict[str, Any] = {"source": "chat_jsonl", "path": rel}
-        comments["data"] = ["Mistral's chat fine-tuning format: the last assistant message of each line is the "
+        comments["data"] = [("Mistral's chat fine-tuning format: the last assistant message of each line is the "
                             "reference; invalid lines are skipped (and listed in the report), as the fine-tuning "
-                            "guide would refuse them."]
+                            "guide would refuse them.")]
     else:
         fields = {"id": "id", "input": "input", "target": "target"} if data_file else dict(profile.fields)
         data = {"source": "jsonl" if (data_file or profile.format == "jsonl") else "csv", "path": rel,
                 "fields": fields}
-        comments["data"] = ([f"The valid rows of {profile.path.name} ({len(profile.samples)} of {profile.n_lines}), "
-                             "written by `evalkit init`."] if data_file else
+        comments["data"] = ([(f"The valid rows of {profile.path.name} ({len(profile.samples)} of {profile.n_lines}), "
+                             "written by `evalkit init`.")] if data_file else
                             [f"{profile.path.name}: `fields` maps the sample's id, input and reference to columns."])
     prompts, comments["prompts"] = _prompts(profile, choice)
     task_comment = [f"Chosen by `evalkit init`: {choice.reason}."]
     if choice.task == "classification":
-        task_comment += ["labels: the classes as the references spell them; an answer matching none counts as "
-                         "invalid (wrong)."]
+        task_comment += [("labels: the classes as the references spell them; an answer matching none counts as "
+                         "invalid (wrong).")]
         if "positive_label" in choice.task_args:
             task_comment.append("positive_label: the class whose precision, recall and F1 are reported.")
     else:
-        task_comment += ["judge: a reference-guided 0-5 rubric (judges/additive_rubric.yaml); set judge_vars."
+        task_comment += [("judge: a reference-guided 0-5 rubric (judges/additive_rubric.yaml); set judge_vars."
                          "criteria to your own five criteria, or remove `judge` for matching only. Offline the "
-                         "judge is the embedded 270M model: a pipeline demonstration, not a verdict."]
+                         "judge is the embedded 270M model: a pipeline demonstration, not a verdict.")]
     comments["task"] = task_comment
     comments["generation"] = ["Greedy decoding; max_tokens from the longest reference."]
     return SuiteDraft(name=name, description=f"Drafted by evalkit init from {profile.path.name}: "

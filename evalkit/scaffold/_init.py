@@ -9,7 +9,13 @@ from pathlib import Path
 from evalkit.errors import ConfigError
 from evalkit.loaders import load_data
 from evalkit.scaffold._data import DataProfile, read_data
-from evalkit.scaffold._draft import SuiteDraft, build_draft, clean_rows, default_name, render_suite
+from evalkit.scaffold._draft import (
+    SuiteDraft,
+    build_draft,
+    clean_rows,
+    default_name,
+    render_suite,
+)
 from evalkit.store import write_atomic
 from evalkit.suite import SUITE_FILE, load_suite
 

@@ -16,7 +16,13 @@ from pathlib import Path
 from evalkit.errors import ConfigError
 from evalkit.registry import Registry
 from evalkit.trackers._payload import SAMPLE_TABLE_COLUMNS, build_payload
-from evalkit.trackers.base import RunPayload, TrackedRun, Tracker, TrackerOptions, log_payload
+from evalkit.trackers.base import (
+    RunPayload,
+    TrackedRun,
+    Tracker,
+    TrackerOptions,
+    log_payload,
+)
 
 __all__ = [
     "SAMPLE_TABLE_COLUMNS",
@@ -48,13 +54,13 @@ def tracker_class(name: str, *, where: str = "--log") -> type[Tracker]:
     return cls
 
 
-def create_tracker(name: str, options: TrackerOptions = TrackerOptions()) -> Tracker:
+def create_tracker(name: str, options: TrackerOptions | None = None) -> Tracker:
     """The tracker registered as `name`; ConfigError with close names when unknown, MissingDependencyError
     naming the extra when its package is not installed."""
-    return tracker_class(name)(options)
+    return tracker_class(name)(options or TrackerOptions())
 
 
-def log_run(run_dir: Path, tracker: str | Tracker, options: TrackerOptions = TrackerOptions()) -> TrackedRun:
+def log_run(run_dir: Path, tracker: str | Tracker, options: TrackerOptions | None = None) -> TrackedRun:
     """Log the finished run in `run_dir` as one new tracked run; where it was logged."""
     t = create_tracker(tracker, options) if isinstance(tracker, str) else tracker
     return log_payload(t, build_payload(Path(run_dir)))

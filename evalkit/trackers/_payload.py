@@ -17,7 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.analysis import data_sha256, load_comparisons, load_judgments, load_metrics, load_runs, load_samples
+from evalkit.analysis import (
+    data_sha256,
+    load_comparisons,
+    load_judgments,
+    load_metrics,
+    load_runs,
+    load_samples,
+)
 from evalkit.errors import DataError
 from evalkit.trackers.base import RunPayload
 

@@ -151,7 +151,7 @@ def test_wide_samples_one_column_per_model(news_run: Path) -> None:
         for m in ("base", "ft", "ft2"):
             assert same(wide.xs(sid, level="sample_id")[m].iloc[0], None if long[(sid, m)] is pd.NA else long[(sid, m)])
     # ft2 is wrong on items 6, 7 and 8 (unless that call is the failed one): those are the items it loses.
-    losses = wide.index.get_level_values("sample_id")[(wide["ft"] == True) & (wide["ft2"] == False)]  # noqa: E712
+    losses = wide.index.get_level_values("sample_id")[(wide["ft"] == True) & (wide["ft2"] == False)]
     assert set(losses) <= {"q006", "q007", "q008"} and len(losses) >= 2
     multi = load_samples_wide(news_run, ["output", "latency_s"])
     assert list(multi.columns) == [(v, m) for v in ("output", "latency_s") for m in ("base", "ft", "ft2")]

@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from analysis.runmaker import (  # noqa: F401
+    legal_run,
+    news_responder,
+    news_run,
+    run_cli,
+    write_news_project,
+)
 from fakeserver import FakeLLMServer
-
-from analysis.runmaker import legal_run, news_responder, news_run, run_cli, write_news_project  # noqa: F401
 
 
 @dataclass(frozen=True)

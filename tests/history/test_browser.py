@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.runmaker import HOSTILE
-from evalkit.history import compare_runs, write_comparison, write_index
 from human.humanbrowser import ARGS, CHROMIUM, require_browser
+
+from evalkit.history import compare_runs, write_comparison, write_index
 
 
 def _open(page, path: Path, problems: list[str]) -> None:

@@ -11,13 +11,13 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from analysis.runmaker import HOSTILE, N_NEWS, news_items
 from markupsafe import escape
 from rich.console import Console
 
-from analysis.runmaker import HOSTILE, N_NEWS, news_items
 from evalkit.errors import ConfigError
-from evalkit.history import compare_runs, comparison_document, write_comparison
 from evalkit.history import command as history_command
+from evalkit.history import compare_runs, comparison_document, write_comparison
 from evalkit.stats import mcnemar_exact
 
 

@@ -15,11 +15,11 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from human.humanbrowser import ARGS, CHROMIUM, require_browser
 
 from evalkit.cli import main
 from evalkit.history import compare_runs, write_comparison, write_index
 from evalkit.stats import mcnemar_exact
-from human.humanbrowser import ARGS, CHROMIUM, require_browser
 
 pytestmark = pytest.mark.slow
 LIMIT = "24"

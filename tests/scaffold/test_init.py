@@ -12,9 +12,9 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from analysis.runmaker import news_items
 from rich.console import Console
 
-from analysis.runmaker import news_items
 from evalkit.cli import main
 from evalkit.errors import ConfigError, DataError
 from evalkit.scaffold import choose_task, default_name, init_suite

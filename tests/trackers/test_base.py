@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-
 from analysis.runmaker import N_NEWS
-from evalkit.trackers import SAMPLE_TABLE_COLUMNS, TrackedRun, Tracker, TrackerOptions, build_payload, log_run
-from evalkit.trackers import trackers
+
+from evalkit.trackers import (
+    SAMPLE_TABLE_COLUMNS,
+    TrackedRun,
+    Tracker,
+    TrackerOptions,
+    build_payload,
+    log_run,
+    trackers,
+)
 
 
 class RecordingTracker(Tracker):

@@ -11,10 +11,15 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-
 from analysis.runmaker import N_NEWS
+
 from evalkit.errors import ConfigError, MissingDependencyError
-from evalkit.trackers import SAMPLE_TABLE_COLUMNS, TrackerOptions, create_tracker, log_run
+from evalkit.trackers import (
+    SAMPLE_TABLE_COLUMNS,
+    TrackerOptions,
+    create_tracker,
+    log_run,
+)
 from evalkit.trackers import command as log_command
 
 mlflow = pytest.importorskip("mlflow", reason="needs the mlflow extra")

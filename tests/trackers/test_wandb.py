@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from analysis.runmaker import N_NEWS
+
 from evalkit.errors import ConfigError, MissingDependencyError
-from evalkit.trackers import SAMPLE_TABLE_COLUMNS, TrackerOptions, create_tracker, log_run
+from evalkit.trackers import (
+    SAMPLE_TABLE_COLUMNS,
+    TrackerOptions,
+    create_tracker,
+    log_run,
+)
 
 pytest.importorskip("wandb", reason="needs the wandb extra")
 
-from trackers.wandb_offline import read_offline_run  # noqa: E402 - needs wandb
+from trackers.wandb_offline import read_offline_run
 
 
 @pytest.fixture
