@@ -75,6 +75,10 @@ _INSTRUMENT = re.compile(
     rf"(?:\s+(?:royal|ministeriel|coordonnees|speciale))?(?:\s+du\s+\d{{1,2}}(?:er)?\s+[a-z]+\s+\d{{4}})?)")
 
 
+_GENERIC_INSTRUMENTS = frozenset({"", "code", "ancien code", "nouveau code", "loi", "lois", "decret", "arrete",
+                                  "ordonnance"})
+
+
 def fold(text: str) -> str:
     """Lower case without accents, typographic apostrophes as `'`, spaces collapsed (for comparing names)."""
     text = text.replace("’", "'").replace("ʼ", "'").replace("\u00a0", " ").replace("\u202f", " ")
@@ -167,7 +171,9 @@ def _instrument(tail: str, known_codes: Sequence[str]) -> tuple[str | None, bool
         if rest.startswith(code) and (len(rest) == len(code) or not rest[len(code)].isalnum()):
             return code, False
     m = _INSTRUMENT.match(rest)
-    return (m.group(0).strip() or None, False) if m else (None, False)
+    name = m.group(0).strip() if m else ""
+    # A bare `du Code` (e.g. an answer cut off there) names no instrument: the number then resolves as a bare one.
+    return (None if name in _GENERIC_INSTRUMENTS else name), False
 
 
 def find_citations(text: str, known_codes: Sequence[str] = ()) -> list[Citation]:

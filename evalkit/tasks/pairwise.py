@@ -65,7 +65,13 @@ from evalkit.records import (
     Table,
     TaskSummary,
 )
-from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap, sign_test
+from evalkit.stats import (
+    MIN_ITEMS_FOR_TEST,
+    TOO_FEW_ITEMS,
+    has_enough_items,
+    paired_bootstrap,
+    sign_test,
+)
 from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
 from evalkit.tasks.judged import (
     JudgeTaskArgs,
@@ -318,13 +324,13 @@ class PairwiseTask(Task):
         part.tables.append(judge_calls_table((j for r in results for j in r.judgments
                                               if j.judge_model != CHECKS_MODEL), title=f"Judge calls: {spec.label}"))
         part.notes[:0] = [
-            f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}); every pair judged "
-            f"twice, with each answer shown first once",
-            "rule for inconsistent verdicts: an item counts only when both orders gave a valid verdict; a model's "
+            (f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}); every pair judged "
+            f"twice, with each answer shown first once"),
+            ("rule for inconsistent verdicts: an item counts only when both orders gave a valid verdict; a model's "
             "score on an item is its mean over the two orders; a verdict that changes with the order (a flip) "
-            "counts as a tie in wins/ties/losses",
-            "position_bias: share of decisive single-order verdicts won by the answer shown first (0.5 = none); "
-            "flip_rate: share of items whose verdict changed with the order",
+            "counts as a tie in wins/ties/losses"),
+            ("position_bias: share of decisive single-order verdicts won by the answer shown first (0.5 = none); "
+            "flip_rate: share of items whose verdict changed with the order"),
         ]
         if len(challengers) > 1:
             part.notes.append(f"{ref}'s {self.metric} is its mean over all its pairs; each delta is paired on the "
@@ -533,7 +539,7 @@ def _status(a: JudgeOutcome, b: JudgeOutcome) -> Any:
 def _net_win_comparison(metric: str, model: str, done: Sequence[PairJudgment], stats: PairStats,
                         ctx: SummaryContext, empty: str) -> Comparison:
     """(wins - losses) / items: bootstrap CI over item outcomes, exact sign-test p-value (ties left out)."""
-    base = dict(metric=metric, model=model, reference=ctx.reference, n=stats.n)
+    base = {"metric": metric, "model": model, "reference": ctx.reference, "n": stats.n}
     if stats.n == 0:
         return Comparison(**base, delta=None, note=empty)
     delta = (stats.wins - stats.losses) / stats.n

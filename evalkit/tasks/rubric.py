@@ -21,8 +21,24 @@ from typing import Any
 
 from evalkit.checks import CheckResult
 from evalkit.errors import ConfigError
-from evalkit.judging import CHECKS_MODEL, CheckJudgeSpec, ask_judge, check_answer, judge_calls_table, single_score
-from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
+from evalkit.judging import (
+    CHECKS_MODEL,
+    CheckJudgeSpec,
+    ask_judge,
+    check_answer,
+    judge_calls_table,
+    single_score,
+)
+from evalkit.records import (
+    Comparison,
+    Generation,
+    MetricValue,
+    ModelScore,
+    Sample,
+    SampleResult,
+    Table,
+    TaskSummary,
+)
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS
 from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
 from evalkit.tasks.judged import (
@@ -157,8 +173,8 @@ class RubricTask(Task):
         rows = []
         low, high = spec.score_range
         levels = [low + i for i in range(int(high - low) + 1)] if float(low).is_integer() else []
-        llm_notes = [f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}), scores "
-                     f"{low:g} to {high:g}"]
+        llm_notes = [(f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}), scores "
+                     f"{low:g} to {high:g}")]
         for m in ctx.models:
             scored = [r.scores[m] for r in results if m in r.scores]
             values = [s.value for s in scored if s.value is not None and "judge_status" in s.details]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.checks import create_check, find_citations, parse_number, parse_reference, score_citations
+from evalkit.checks import (
+    create_check,
+    find_citations,
+    parse_number,
+    parse_reference,
+    score_citations,
+)
 from evalkit.errors import DataError
 from evalkit.records import Sample
 
@@ -73,22 +79,22 @@ CONTEXT = ["Art. 14 du Code du bail d'habitation", "Art. 11 du Code du bail d'ha
 
 # (answer, precision, recall, distractors cited, absent citations), each counted by hand.
 LABELLED = [
-    ("## Réponse\n\nVotre bailleur ne peut pas garder la garantie sans preuve.\n\n## Fondement légal\n\n"
+    (("## Réponse\n\nVotre bailleur ne peut pas garder la garantie sans preuve.\n\n## Fondement légal\n\n"
      "- **Art. 11 du Code du bail d'habitation** : la garantie ne peut être libérée qu'avec votre accord.\n"
      "- **Art. 8 du Code du bail d'habitation** : l'état des lieux d'entrée fait foi.\n\n## Application\n\n"
-     "Selon l'article 11 du Code du bail d'habitation et l'article 8 du même code, exigez l'état des lieux.",
+     "Selon l'article 11 du Code du bail d'habitation et l'article 8 du même code, exigez l'état des lieux."),
      1.0, 1.0, [], []),
     ("Selon l'article 11 du Code du bail d'habitation, la garantie est bloquée.", 1.0, 0.5, [], []),
     ("D'après l'article 14 du Code du bail d'habitation et l'article 11 du même code, vous pouvez agir.",
      0.5, 0.5, ["Art. 14 du Code du bail d'habitation"], []),
-    ("Saisissez le juge de paix (art. 591 du Code de procédure civile) sur la base de l'article 8 du Code du "
-     "bail d'habitation.", 0.5, 0.5, ["Art. 591 du Code de procédure civile"], []),
+    (("Saisissez le juge de paix (art. 591 du Code de procédure civile) sur la base de l'article 8 du Code du "
+     "bail d'habitation."), 0.5, 0.5, ["Art. 591 du Code de procédure civile"], []),
     ("L'article 1728 de l'ancien Code civil impose au preneur d'user de la chose en bon père de famille.",
      0.0, 0.0, [], ["art. 1728 (ancien code civil)"]),
     ("Les articles 8 à 11 du Code du bail d'habitation vous protègent.", 1.0, 1.0, [], []),  # a range covers both
     ("Le Code du bail d'habitation vous protège : demandez conseil.", None, 0.0, [], []),  # no article named
-    ("L'article 11 oblige le bailleur à rendre la garantie. L'article 8 concerne l'état des lieux. L'article 11 "
-     "encore : le bailleur ne peut disposer de la garantie.", 1.0, 1.0, [], []),  # bare numbers, one code each
+    (("L'article 11 oblige le bailleur à rendre la garantie. L'article 8 concerne l'état des lieux. L'article 11 "
+     "encore : le bailleur ne peut disposer de la garantie."), 1.0, 1.0, [], []),  # bare numbers, one code each
     ("Selon l'article 11 du Code du travail salarié, vous êtes protégé.", 0.0, 0.0, [],
      ["art. 11 (code du travail salarie)"]),  # right number, wrong code: not the given article
 ]
@@ -142,3 +148,10 @@ def test_citations_check_names_a_missing_field() -> None:
         check.run("art. 1", _sample(references=GOLD))
     with pytest.raises(DataError, match=r"field 'gold' must be a list of reference strings"):
         check.run("art. 1", _sample(gold=[1, 2], context_references=[]))
+
+
+def test_a_citation_cut_off_before_its_code_takes_the_previous_code() -> None:
+    """An answer stopped by max_tokens right after `du Code`: the bare word names no instrument."""
+    s = score_citations("Selon l'article 11 du Code du bail d'habitation, oui. Voir aussi l'article 8 du Code",
+                        GOLD, CONTEXT)
+    assert s.absent == () and s.recall == 1.0
