@@ -1,4 +1,8 @@
-"""The `evalkit judge` subcommands (the parser lives in evalkit/cli.py): `list` and `calibrate`."""
+"""The `evalkit judge` subcommands (the parser lives in evalkit/cli.py): `list` and `calibrate`.
+
+The CLI edge of evalkit.judging: with `_labels` (label files), the only modules of the package that read
+project config, files and the default judge folders; the rest of the package is a library.
+"""
 
 from __future__ import annotations
 

@@ -61,6 +61,9 @@ model = "agree-judge"
 [models.contrarian]
 provider = "openai"
 model = "contrarian-judge"
+[models.first]
+provider = "openai"
+model = "first-judge"
 """, encoding="utf-8")
 
 
@@ -75,6 +78,8 @@ def test_calibrate_end_to_end_on_llmbar(tmp_path: Path, monkeypatch: pytest.Monk
         human_pick = "A" if first in preferred else "B"
         if body["model"] == "agree-judge":
             return choice(human_pick)
+        if body["model"] == "first-judge":
+            return choice("A")  # always the answer shown first
         return choice("B" if human_pick == "A" else "A")
 
     monkeypatch.chdir(tmp_path)
@@ -82,10 +87,10 @@ def test_calibrate_end_to_end_on_llmbar(tmp_path: Path, monkeypatch: pytest.Monk
         project(tmp_path, server.url)
         out = io.StringIO()
         with redirect_stdout(out):
-            code = main(["judge", "calibrate", "preference", str(LLMBAR), "--models", "agreeing,contrarian",
+            code = main(["judge", "calibrate", "preference", str(LLMBAR), "--models", "agreeing,contrarian,first",
                          "--cache-dir", str(tmp_path / "cache"), "--quiet"])
         assert code == 0
-        assert server.call_count == 2 * 2 * len(data)  # two candidates, both orders of every pair
+        assert server.call_count == 3 * 2 * len(data)  # three candidates, both orders of every pair
         bodies = [r.body for r in server.requests]
         assert all(b["response_format"]["type"] == "json_schema" for b in bodies)
 
@@ -94,7 +99,7 @@ def test_calibrate_end_to_end_on_llmbar(tmp_path: Path, monkeypatch: pytest.Monk
     n2 = len(data) - n1
     assert doc["labels"]["n_pairs"] == len(data) and doc["labels"]["human"] == {"1": n1, "2": n2, "tie": 0}
     assert doc["judge"]["id"] == "preference" and len(doc["judge"]["template_sha256"]) == 64
-    agreeing, contrarian = doc["candidates"]  # best first
+    agreeing, first, contrarian = doc["candidates"]  # best first (by kappa: 1, 0, negative)
     assert doc["best"] == "agreeing" and agreeing["model"] == "agreeing"
     assert agreeing["agreement_with_ties"] == 1.0 and agreeing["agreement_without_ties"] == 1.0
     assert agreeing["kappa"] == pytest.approx(1.0) and agreeing["flip_rate"] == 0.0
@@ -104,8 +109,14 @@ def test_calibrate_end_to_end_on_llmbar(tmp_path: Path, monkeypatch: pytest.Monk
     assert contrarian["kappa"] == pytest.approx(-pe / (1 - pe))
     assert contrarian["judge_labels"] == {"1": n2, "2": n1, "tie": 0}
     assert agreeing["judge_calls"]["calls"] == 2 * len(data) and agreeing["judge_calls"]["reasks"] == 0
+    # LLMBar's measures: accuracy over both orders' verdicts, and the share of pairs judged alike both ways.
+    assert (agreeing["accuracy"], agreeing["positional_agreement"]) == (1.0, 1.0)
+    assert (contrarian["accuracy"], contrarian["positional_agreement"]) == (0.0, 1.0)
+    # Always slot 1: exactly one order of each pair is right (50%, LLMBar's random level), never consistent.
+    assert (first["model"], first["accuracy"], first["positional_agreement"]) == ("first", 0.5, 0.0)
+    assert first["position_bias"] == 1.0 and first["flip_rate"] == 1.0
     lines = next(tmp_path.glob("reports/calibration-preference-*.judgments.jsonl")).read_text().splitlines()
-    assert len(lines) == 2 * len(data) and len(json.loads(lines[0])["judgments"]) == 2
+    assert len(lines) == 3 * len(data) and len(json.loads(lines[0])["judgments"]) == 2
 
 
 def test_calibrate_refuses_a_single_answer_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
