@@ -8,28 +8,20 @@
 
 from __future__ import annotations
 
-from evalkit.history._compare import (
-    ChangedItem,
-    ConfigRow,
-    MetricDelta,
-    PairComparison,
-    RunComparison,
-    RunSide,
-    compare_runs,
-)
-from evalkit.history._entries import ModelHeadline, RunEntry, headline_metric, list_runs
-from evalkit.history._render import (
-    comparison_document,
-    render_comparison_html,
-    render_comparison_markdown,
-    render_index,
-)
-from evalkit.history._write import (
-    ComparisonPaths,
-    default_comparison_dir,
-    write_comparison,
-    write_index,
-)
+from importlib import import_module
+from typing import Any
+
+# Public names live in private modules and are imported on first use: `evalkit --help` must not pay for
+# pandas, the tasks and the statistics that a comparison needs.
+_LAZY = {
+    "ChangedItem": "_compare", "ConfigRow": "_compare", "MetricDelta": "_compare", "PairComparison": "_compare",
+    "RunComparison": "_compare", "RunSide": "_compare", "compare_runs": "_compare",
+    "ModelHeadline": "_entries", "RunEntry": "_entries", "headline_metric": "_entries", "list_runs": "_entries",
+    "comparison_document": "_render", "render_comparison_html": "_render", "render_comparison_markdown": "_render",
+    "render_index": "_render",
+    "ComparisonPaths": "_write", "default_comparison_dir": "_write", "write_comparison": "_write",
+    "write_index": "_write",
+}
 
 __all__ = [
     "ChangedItem",
@@ -52,3 +44,9 @@ __all__ = [
     "write_comparison",
     "write_index",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"evalkit.history.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'evalkit.history' has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""`evalkit runs [DIR]` and `evalkit compare RUN_A RUN_B` (wired in evalkit.cli)."""
+"""`evalkit runs [DIR]` and `evalkit compare RUN_A RUN_B` (wired in evalkit.cli).
+
+The history modules (pandas, the tasks, the statistics) are imported when a command runs, not when the CLI
+builds its parser.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from evalkit.errors import ConfigError
-from evalkit.history._compare import compare_runs
-from evalkit.history._entries import list_runs
-from evalkit.history._render import fmt
-from evalkit.history._write import write_comparison, write_index
 
 __all__ = ["add_parser", "cmd_compare", "cmd_runs"]
 
@@ -54,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _headline(entry) -> str:
+    from evalkit.history._render import fmt
+
     lines = []
     for m in entry.models:
         cell = f"{escape(m.model)} {fmt(m.value)}"
@@ -65,6 +67,9 @@ def _headline(entry) -> str:
 
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     """`evalkit runs`: the table on stdout (80 columns); with --html, the index path as the last line."""
+    from evalkit.history._entries import list_runs
+    from evalkit.history._write import write_index
+
     if not args.dir.is_dir():
         raise ConfigError(f"folder not found: {args.dir}")
     entries = list_runs(args.dir, args.metric)
@@ -88,6 +93,10 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     """`evalkit compare`: a short summary on stderr, the HTML page's path as the last line of stdout."""
+    from evalkit.history._compare import compare_runs
+    from evalkit.history._render import fmt
+    from evalkit.history._write import write_comparison
+
     for p in (args.run_a, args.run_b):
         if not p.is_dir():
             raise ConfigError(f"run directory not found: {p}")

@@ -7,16 +7,16 @@
 
 from __future__ import annotations
 
-from evalkit.scaffold._data import DataProfile, read_data
-from evalkit.scaffold._draft import (
-    SuiteDraft,
-    TaskChoice,
-    build_draft,
-    choose_task,
-    default_name,
-    render_suite,
-)
-from evalkit.scaffold._init import InitResult, init_suite
+from importlib import import_module
+from typing import Any
+
+# Imported on first use, so the CLI's parser does not load the loaders and the chat-format validator.
+_LAZY = {
+    "DataProfile": "_data", "read_data": "_data",
+    "SuiteDraft": "_draft", "TaskChoice": "_draft", "build_draft": "_draft", "choose_task": "_draft",
+    "default_name": "_draft", "render_suite": "_draft",
+    "InitResult": "_init", "init_suite": "_init",
+}
 
 __all__ = [
     "DataProfile",
@@ -30,3 +30,9 @@ __all__ = [
     "read_data",
     "render_suite",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"evalkit.scaffold.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'evalkit.scaffold' has no attribute {name!r}")

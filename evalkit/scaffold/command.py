@@ -7,8 +7,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from evalkit.scaffold._init import init_suite
-
 __all__ = ["add_parser", "cmd_init"]
 
 
@@ -33,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
     """`evalkit init`: skipped lines and the task choice on stderr; the suite path and the run command on
     stdout (the command last)."""
+    from evalkit.scaffold._init import init_suite
+
     result = init_suite(args.data, out=args.out, name=args.name, models=args.models, force=args.force,
                         input_column=args.input_column, reference_column=args.reference_column,
                         id_column=args.id_column)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from evalkit.errors import ConfigError
 from evalkit.registry import Registry
-from evalkit.trackers._payload import SAMPLE_TABLE_COLUMNS, build_payload
 from evalkit.trackers.base import (
     RunPayload,
     TrackedRun,
@@ -58,6 +57,22 @@ def create_tracker(name: str, options: TrackerOptions | None = None) -> Tracker:
     """The tracker registered as `name`; ConfigError with close names when unknown, MissingDependencyError
     naming the extra when its package is not installed."""
     return tracker_class(name)(options or TrackerOptions())
+
+
+def build_payload(run_dir: Path) -> RunPayload:
+    """The payload every tracker logs for the finished run in `run_dir` (evalkit.trackers._payload)."""
+    from evalkit.trackers._payload import build_payload as build
+
+    return build(Path(run_dir))
+
+
+def __getattr__(name: str) -> object:
+    # The per-sample table's columns live with the payload, which needs pandas: imported on first use.
+    if name == "SAMPLE_TABLE_COLUMNS":
+        from evalkit.trackers._payload import SAMPLE_TABLE_COLUMNS
+
+        return SAMPLE_TABLE_COLUMNS
+    raise AttributeError(f"module 'evalkit.trackers' has no attribute {name!r}")
 
 
 def log_run(run_dir: Path, tracker: str | Tracker, options: TrackerOptions | None = None) -> TrackedRun:

@@ -59,6 +59,8 @@ def plain(table: pd.DataFrame) -> pd.DataFrame:
 def build_payload(run_dir: Path) -> RunPayload:
     """The payload of a finished run directory; DataError when the run never wrote results.json."""
     run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise DataError(f"{run_dir}: not an evalkit run directory (no run.json)")
     runs = load_runs(run_dir)
     if len(runs) == 0 or not (run_dir / "results.json").is_file():
         raise DataError(f"{run_dir}: no results.json: only a run that reached its report can be logged "

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from evalkit.errors import ConfigError, EvalkitError
-from evalkit.trackers import Tracker, TrackerOptions, create_tracker, log_run, trackers
+from evalkit.trackers import Tracker, TrackerOptions, build_payload, create_tracker, log_payload, trackers
 from evalkit.user_errors import one_line
 
 __all__ = ["add_parser", "add_run_options", "cmd_log", "log_after_run", "prepare_run_log"]
@@ -66,9 +66,10 @@ def prepare_run_log(args: argparse.Namespace) -> list[Tracker]:
 
 
 def _log_all(run_dir: Path, targets: Sequence[Tracker], out) -> None:
+    payload = build_payload(run_dir)  # once, whatever the number of trackers
     for tracker in targets:
         try:
-            tracked = log_run(run_dir, tracker)
+            tracked = log_payload(tracker, payload)
         except EvalkitError:
             raise
         except Exception as exc:  # the tracker library's own failure (server down, value refused): one line
@@ -93,6 +94,7 @@ def cmd_log(args: argparse.Namespace, console: Console) -> int:
     """`evalkit log`: one line per tracker on stdout, with where the run was logged."""
     if not args.run_dir.is_dir():
         raise ConfigError(f"run directory not found: {args.run_dir}")
+    build_payload(args.run_dir)  # a run that cannot be logged is refused before any tracker is opened
     targets = [create_tracker(name, _options(args)) for name in args.to]
     _log_all(args.run_dir, targets, sys.stdout)
     return 0
