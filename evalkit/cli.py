@@ -144,6 +144,9 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     if failed:
         console.print(f"[yellow]{failed} generation(s) failed after retries; they are listed in the report.[/yellow]")
     print(outcome.run_dir / "report.html")
+    from evalkit.history import write_index
+
+    write_index(options.out_dir)  # the folder's index.html links every run, this one included
     if trackers:
         log_command.log_after_run(trackers, outcome.run_dir)
     if args.gate:
