@@ -88,8 +88,11 @@ def layer_of(frames: list[Frame]) -> tuple[str, str]:
 def _owner(func: str, path: str) -> str | None:
     if "/evalkit/" in path:
         if path.endswith("/cache.py"):
-            return {"put": "evalkit: sqlite cache write (INSERT, autocommit)",
-                    "get": "evalkit: sqlite cache read"}.get(func, "evalkit: cache key (model_dump + json + sha256)")
+            if func in ("put", "_flush", "flush", "close"):
+                return "evalkit: sqlite cache write (INSERT, autocommit)"
+            if func == "get":
+                return "evalkit: sqlite cache read"
+            return "evalkit: cache key (model_dump + json + sha256)"
         if path.endswith("/store.py"):
             return "evalkit: generations.jsonl append (model_dump_json + flush)"
         if path.endswith("/model.py"):
@@ -164,6 +167,8 @@ def phase_of(frames: list[Frame]) -> str:
         # A thread-pool worker: work the SDK handed it (asyncio.to_thread) is call-path CPU; a worker blocked
         # on its queue (py-spy cannot always tell that it is idle) is not.
         if "run" in funcs and any(q.endswith("_WorkItem.run") for _, _, q in frames):
+            return "calls"
+        if any("/evalkit/" in path for _, path, _ in frames):  # a thread of evalkit's own (e.g. a writer)
             return "calls"
         return "other threads (thread-pool workers waiting)"
     for phase, names in PHASES:

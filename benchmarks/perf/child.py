@@ -29,22 +29,35 @@ def rss_mb(field: str = "VmHWM") -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class NullProvider:
-    """Answers every request at once with the label its prompt implies (no network, no SDK)."""
+def null_provider_class() -> type:
+    """A provider that answers every request at once with the label its prompt implies (no network, no SDK).
 
-    def __init__(self, spec: object) -> None:
-        self.spec = spec
+    Built on first use, on whatever base class the measured tree has (`evalkit.providers.base.Provider`, an ABC
+    whose subclasses call `super().__init__(spec)`, or an older protocol), so old commits can be measured too.
+    """
+    from evalkit.providers import base
+    from evalkit.records import ProviderResponse, Usage
 
-    async def generate(self, request):  # type: ignore[no-untyped-def]
-        from evalkit.records import ProviderResponse, Usage
+    parent = getattr(base, "Provider", object)
 
-        text = request.prompt.messages[-1].content if request.prompt.messages else (request.prompt.text or "")
-        return ProviderResponse(text="positive" if "good" in text else "negative",
-                                usage=Usage(prompt_tokens=len(text.split()), completion_tokens=1),
-                                finish_reason="stop")
+    class NullProvider(parent):  # type: ignore[misc, valid-type]
+        def __init__(self, spec: object) -> None:
+            try:
+                super().__init__(spec)  # type: ignore[call-arg]
+            except TypeError:  # a protocol or object: nothing to initialise
+                pass
+            self.spec = spec
 
-    async def aclose(self) -> None:
-        pass
+        async def generate(self, request):  # type: ignore[no-untyped-def]
+            text = request.prompt.messages[-1].content if request.prompt.messages else (request.prompt.text or "")
+            return ProviderResponse(text="positive" if "good" in text else "negative",
+                                    usage=Usage(prompt_tokens=len(text.split()), completion_tokens=1),
+                                    finish_reason="stop")
+
+        async def aclose(self) -> None:
+            pass
+
+    return NullProvider
 
 
 def main() -> int:
@@ -60,7 +73,7 @@ def main() -> int:
 
     phases: dict[str, float] = {"import_s": time.perf_counter() - t_import}
     if null:
-        providers.register("bench-null")(NullProvider)
+        providers.register("bench-null")(null_provider_class())
 
     generate, score, write_report = runner_mod.Runner._generate, runner_mod.Runner._score, runner_mod.write_report
     marks: dict[str, tuple[float, float]] = {}
