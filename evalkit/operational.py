@@ -11,6 +11,9 @@ Policies:
 - `cost_usd` is the total over successful generations plus any failed one that reports a cost (failed calls
   without a cost are taken as unbilled). It is None as soon as one of those costs is unknown: unknown,
   never zero. `cost_per_1k_usd` divides it by the number of successful calls, times 1,000.
+- The generations are read in one pass into compact columns per model (CallColumns: numpy arrays of the
+  per-call quantities, sorted by item and attempt), so a million calls cost a few arrays, not a million
+  objects.
 - Comparisons pair generations by (sample_id, attempt) and use pairs where both calls succeeded and report
   the quantity compared. Below MIN_ITEMS_FOR_TEST pairs only the point estimate is given (note `too few
   items`); intervals and p-values are paired percentile bootstraps (see evalkit.stats).
@@ -18,16 +21,19 @@ Policies:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from evalkit.records import Comparison, Generation, MetricValue
+from evalkit.records import Comparison, Generation, MetricValue, Records
 from evalkit.stats import TOO_FEW_ITEMS, bootstrap_mean_ci, bootstrap_median_ci, has_enough_items, paired_bootstrap
 
-__all__ = ["OPERATIONAL_COMPARISONS", "OPERATIONAL_METRICS", "OperationalMetric", "call_values", "is_operational",
-           "operational_metrics"]
+__all__ = ["OPERATIONAL_COMPARISONS", "OPERATIONAL_METRICS", "CallColumns", "OperationalMetric", "call_columns",
+           "call_values", "is_operational", "item_key", "operational_metrics"]
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """A statistic over calls, vectorised along the last axis (rows are bootstrap resamples)."""
@@ -106,21 +112,119 @@ def call_values(g: Generation) -> dict[str, float | None]:
             "completion_tokens": None if tokens is None else float(tokens),
             "cost_per_1k_usd": None if g.cost_usd is None else g.cost_usd * 1000.0}
 
-_Key = tuple[str, int]
+def item_key(sample_id: str) -> int:
+    """A sample id as a 64-bit integer, the same in every process (pairs calls and orders them reproducibly)."""
+    return int.from_bytes(hashlib.blake2b(sample_id.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
 
 
-def _by_model(generations: Sequence[Generation], models: Sequence[str]) -> dict[str, dict[_Key, Generation]]:
-    grouped: dict[str, dict[_Key, Generation]] = {m: {} for m in models}
+_NAN = float("nan")
+
+
+class _Builder:
+    """One model's calls as growing columns (one pass over the generations, nothing else kept)."""
+
+    def __init__(self) -> None:
+        self.key, self.attempt = array("q"), array("i")
+        self.ok, self.cached = array("b"), array("b")
+        self.latency, self.ttft, self.prompt_tokens = array("d"), array("d"), array("d")
+        self.completion_tokens, self.cost = array("d"), array("d")
+        self.retries = array("i")
+
+    def add(self, g: Generation) -> None:
+        ok = g.ok
+        self.key.append(item_key(g.sample_id))
+        self.attempt.append(g.attempt)
+        self.ok.append(ok)
+        self.cached.append(g.cached)
+        self.retries.append(g.retries)
+        u = g.usage
+        self.latency.append(_NAN if not ok or g.latency_s is None else g.latency_s)
+        self.ttft.append(_NAN if not ok or g.ttft_s is None else g.ttft_s)
+        self.prompt_tokens.append(_NAN if not ok or u.prompt_tokens is None else float(u.prompt_tokens))
+        self.completion_tokens.append(_NAN if not ok or u.completion_tokens is None else float(u.completion_tokens))
+        self.cost.append(_NAN if g.cost_usd is None else g.cost_usd)
+
+
+@dataclass(frozen=True)
+class CallColumns:
+    """One model's calls as columns, sorted by (item key, attempt): the pairing key of every comparison.
+
+    Quantities of failed calls are NaN (a failed call has no answer to time or count), except `cost_usd`,
+    which a failed call may report; NaN there means unknown.
+    """
+
+    key: np.ndarray
+    """item_key(sample_id), int64."""
+    attempt: np.ndarray
+    ok: np.ndarray
+    cached: np.ndarray
+    retries: np.ndarray
+    latency_s: np.ndarray
+    ttft_s: np.ndarray
+    prompt_tokens: np.ndarray
+    completion_tokens: np.ndarray
+    cost_usd: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Calls (made or served from the cache)."""
+        return int(self.key.size)
+
+    def values(self, per_call: str) -> np.ndarray:
+        """The known values of a per-call quantity of `call_values` (successful calls only), in key order."""
+        if per_call == "tokens_per_sec":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(self.latency_s > 0, self.completion_tokens / self.latency_s, np.nan)
+        elif per_call == "cost_per_1k_usd":
+            x = np.where(self.ok, self.cost_usd * 1000.0, np.nan)
+        else:
+            x = getattr(self, per_call)
+        return x[np.isfinite(x)]
+
+
+def call_columns(generations: Iterable[Generation], models: Sequence[str]) -> dict[str, CallColumns]:
+    """Every model's calls as CallColumns, from one pass over `generations` (e.g. a run's generations.jsonl).
+
+    ValueError for a generation of a model not in `models`, and for two generations of one model for the same
+    sample and attempt.
+    """
+    builders = {m: _Builder() for m in models}
     for g in generations:
-        if g.model not in grouped:
+        b = builders.get(g.model)
+        if b is None:
             raise ValueError(f"generation for sample {g.sample_id!r} has model {g.model!r}, which must be "
                              f"among {list(models)}.")
-        key = (g.sample_id, g.attempt)
-        if key in grouped[g.model]:
-            raise ValueError(f"model {g.model!r} has two generations for sample {g.sample_id!r}, "
-                             f"attempt {g.attempt}.")
-        grouped[g.model][key] = g
-    return grouped
+        b.add(g)
+    out = {}
+    for m, b in builders.items():
+        key = np.frombuffer(b.key, dtype=np.int64) if len(b.key) else np.empty(0, np.int64)
+        attempt = np.frombuffer(b.attempt, dtype=np.int32) if len(b.attempt) else np.empty(0, np.int32)
+        order = np.lexsort((attempt, key))
+        key, attempt = key[order], attempt[order]
+        if key.size > 1:
+            dup = np.flatnonzero((key[1:] == key[:-1]) & (attempt[1:] == attempt[:-1]))
+            if dup.size:
+                sid = _sample_id_of(generations, m, int(key[dup[0]]))
+                raise ValueError(f"model {m!r} has two generations for sample {sid!r}, attempt {int(attempt[dup[0]])}.")
+
+        def col(a: array, dtype: Any) -> np.ndarray:
+            return (np.frombuffer(a, dtype=dtype) if len(a) else np.empty(0, dtype))[order]
+
+        out[m] = CallColumns(key=key, attempt=attempt, ok=col(b.ok, np.int8).astype(bool),
+                             cached=col(b.cached, np.int8).astype(bool), retries=col(b.retries, np.int32),
+                             latency_s=col(b.latency, np.float64), ttft_s=col(b.ttft, np.float64),
+                             prompt_tokens=col(b.prompt_tokens, np.float64),
+                             completion_tokens=col(b.completion_tokens, np.float64), cost_usd=col(b.cost, np.float64))
+    return out
+
+
+def _sample_id_of(generations: Iterable[Generation], model: str, key: int) -> str:
+    """The sample id behind `key`, for an error message (a second pass when `generations` can be re-read)."""
+    if isinstance(generations, (Records, Sequence)):
+        for g in generations:
+            if g.model == model and item_key(g.sample_id) == key:
+                return g.sample_id
+    return f"<key {key}>"
 
 
 def _metric(name: str, value: float | None, n: int, ci: tuple[float, float] | None = None) -> MetricValue:
@@ -130,54 +234,51 @@ def _metric(name: str, value: float | None, n: int, ci: tuple[float, float] | No
                        higher_is_better=row.higher_is_better, unit=row.unit)
 
 
-def _mean_metric(name: str, values: list[float], seed: int, n_bootstrap: int, confidence: float) -> MetricValue:
-    if not values:
+def _mean_metric(name: str, values: np.ndarray, seed: int, n_bootstrap: int, confidence: float) -> MetricValue:
+    if not values.size:
         return _metric(name, None, 0)
     r = bootstrap_mean_ci(values, n_resamples=n_bootstrap, confidence=confidence, seed=seed)
-    return _metric(name, r.estimate, len(values), (r.ci_low, r.ci_high))
+    return _metric(name, r.estimate, int(values.size), (r.ci_low, r.ci_high))
 
 
-def _model_metrics(gens: dict[_Key, Generation], seed: int, n_bootstrap: int,
-                   confidence: float) -> tuple[MetricValue, ...]:
-    all_gens = list(gens.values())
-    ok = [g for g in all_gens if g.ok]
-    values = [call_values(g) for g in ok]
-
-    def per_call(field: str) -> list[float]:
-        return [v[field] for v in values if v[field] is not None]  # type: ignore[misc]
-
-    latencies = per_call("latency_s")
-    out = [_metric("n_calls", float(len(all_gens)), len(all_gens)),
-           _metric("failed", float(len(all_gens) - len(ok)), len(all_gens))]
-    if latencies:
+def _model_metrics(c: CallColumns, seed: int, n_bootstrap: int, confidence: float) -> tuple[MetricValue, ...]:
+    n_ok = int(c.ok.sum())
+    latencies = c.values("latency_s")
+    out = [_metric("n_calls", float(c.n), c.n), _metric("failed", float(c.n - n_ok), c.n)]
+    if latencies.size:
         p50 = bootstrap_median_ci(latencies, n_resamples=n_bootstrap, confidence=confidence, seed=seed)
-        out.append(_metric("latency_p50_s", p50.estimate, len(latencies), (p50.ci_low, p50.ci_high)))
-        out.append(_metric("latency_p95_s", float(np.percentile(latencies, 95)), len(latencies)))
+        out.append(_metric("latency_p50_s", p50.estimate, int(latencies.size), (p50.ci_low, p50.ci_high)))
+        out.append(_metric("latency_p95_s", float(np.percentile(latencies, 95)), int(latencies.size)))
     else:
         out += [_metric("latency_p50_s", None, 0), _metric("latency_p95_s", None, 0)]
     out.append(_mean_metric("latency_mean_s", latencies, seed, n_bootstrap, confidence))
     for name in ("prompt_tokens_mean", "completion_tokens_mean"):
-        out.append(_mean_metric(name, per_call(OPERATIONAL_METRICS[name].per_call or ""), seed, n_bootstrap,
+        out.append(_mean_metric(name, c.values(OPERATIONAL_METRICS[name].per_call or ""), seed, n_bootstrap,
                                 confidence))
-    billed = ok + [g for g in all_gens if not g.ok and g.cost_usd is not None]
-    costs = [g.cost_usd for g in billed]
-    total = None if not billed or any(c is None for c in costs) else float(sum(costs))
-    out.append(_metric("cost_usd", total, len(billed)))
-    per_1k = None if total is None or not ok else total / len(ok) * 1000.0
-    out.append(_metric("cost_per_1k_usd", per_1k, len(ok)))
+    # Billed: every successful call, and any failed one that reports a cost (failed calls without one are
+    # taken as unbilled). One unknown cost among them makes the total unknown.
+    billed = c.ok | np.isfinite(c.cost_usd)
+    n_billed = int(billed.sum())
+    costs = c.cost_usd[billed]
+    total = None if not n_billed or not bool(np.all(np.isfinite(costs))) else float(costs.sum())
+    out.append(_metric("cost_usd", total, n_billed))
+    per_1k = None if total is None or not n_ok else total / n_ok * 1000.0
+    out.append(_metric("cost_per_1k_usd", per_1k, n_ok))
     return tuple(out)
 
 
-def _paired(model: dict[_Key, Generation], ref: dict[_Key, Generation],
-            value: Callable[[Generation], float | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Values of both models on the keys where both succeeded and `value` is known, in a stable order."""
-    a, b = [], []
-    for key in sorted(model.keys() & ref.keys()):
-        gm, gr = model[key], ref[key]
-        if gm.ok and gr.ok and value(gm) is not None and value(gr) is not None:
-            a.append(value(gm))
-            b.append(value(gr))
-    return np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+def _paired(model: CallColumns, ref: CallColumns, field: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values of both models on the (item, attempt) keys where both succeeded and `field` is known, in key
+    order."""
+    a_keys = np.stack([model.key, model.attempt.astype(np.int64)], axis=1) if model.n else np.empty((0, 2), np.int64)
+    b_keys = np.stack([ref.key, ref.attempt.astype(np.int64)], axis=1) if ref.n else np.empty((0, 2), np.int64)
+    # Both are sorted by (key, attempt): one structured view makes the pairs an intersection of sorted rows.
+    view = np.dtype([("k", np.int64), ("a", np.int64)])
+    _, ia, ib = np.intersect1d(a_keys.view(view).ravel(), b_keys.view(view).ravel(), assume_unique=True,
+                               return_indices=True)
+    a, b = getattr(model, field)[ia], getattr(ref, field)[ib]
+    keep = model.ok[ia] & ref.ok[ib] & np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
 
 
 def _compare(metric: str, model: str, reference: str, a: np.ndarray, b: np.ndarray,
@@ -187,7 +288,8 @@ def _compare(metric: str, model: str, reference: str, a: np.ndarray, b: np.ndarr
     base = dict(metric=metric, model=model, reference=reference, n=n)
     if n == 0:
         return Comparison(**base, delta=None, note="no paired successful calls")
-    estimate = float(statistic(a[np.newaxis, :], b[np.newaxis, :])[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = float(statistic(a[np.newaxis, :], b[np.newaxis, :])[0])
     if not np.isfinite(estimate):
         return Comparison(**base, delta=None, note="undefined: the reference's value is zero")
     if not has_enough_items(n):
@@ -211,29 +313,30 @@ def _median_delta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.median(a, axis=-1) - np.median(b, axis=-1)
 
 
-def operational_metrics(generations: Sequence[Generation], models: Sequence[str], reference: str,
-                        seed: int = 0, n_bootstrap: int = 2000, confidence: float = 0.95,
+def operational_metrics(generations: Iterable[Generation] | Mapping[str, CallColumns], models: Sequence[str],
+                        reference: str, seed: int = 0, n_bootstrap: int = 2000, confidence: float = 0.95,
                         ) -> tuple[dict[str, tuple[MetricValue, ...]], tuple[Comparison, ...]]:
     """Per-model call metrics (keyed by model, in `models` order) and comparisons against `reference`.
 
-    Comparisons: `prompt_tokens_rel_change` (mean prompt tokens relative to the reference's, -0.34 meaning
-    34% fewer) and `latency_p50_delta_s` (median latency minus the reference's), on paired calls.
+    `generations` is read in one pass into CallColumns (or given as call_columns' result). Comparisons:
+    `prompt_tokens_rel_change` (mean prompt tokens relative to the reference's, -0.34 meaning 34% fewer) and
+    `latency_p50_delta_s` (median latency minus the reference's), on paired calls.
     """
     models = list(models)
     if not models or len(set(models)) != len(models):
         raise ValueError(f"models must be a non-empty list of distinct names. Got {models!r} instead.")
     if reference not in models:
         raise ValueError(f"reference must be among {models}. Got {reference!r} instead.")
-    grouped = _by_model(generations, models)
-    metrics = {m: _model_metrics(grouped[m], seed, n_bootstrap, confidence) for m in models}
+    columns = generations if isinstance(generations, Mapping) else call_columns(generations, models)
+    metrics = {m: _model_metrics(columns[m], seed, n_bootstrap, confidence) for m in models}
     comparisons: list[Comparison] = []
     for m in models:
         if m == reference:
             continue
-        a, b = _paired(grouped[m], grouped[reference], lambda g: g.usage.prompt_tokens)
+        a, b = _paired(columns[m], columns[reference], "prompt_tokens")
         comparisons.append(_compare("prompt_tokens_rel_change", m, reference, a, b, _rel_change,
                                     seed, n_bootstrap, confidence))
-        a, b = _paired(grouped[m], grouped[reference], lambda g: g.latency_s)
+        a, b = _paired(columns[m], columns[reference], "latency_s")
         comparisons.append(_compare("latency_p50_delta_s", m, reference, a, b, _median_delta,
                                     seed, n_bootstrap, confidence))
     return metrics, tuple(comparisons)

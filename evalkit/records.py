@@ -6,9 +6,11 @@ Every arrow is one of these frozen pydantic models, so each stage can be stored 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Record(BaseModel):
@@ -309,13 +311,74 @@ class TrainingCurve(Record):
     fetched_at: str | None = None
 
 
-class RunResult(Record):
-    """Everything a report needs, rebuilt from a run directory without any model call."""
+R = TypeVar("R")
+
+
+class Records(ABC, Generic[R]):
+    """A re-iterable, sized collection of records: every `iter()` is a new pass, in the same order.
+
+    A run's per-item records are read this way (evalkit.store.RecordFile reads them from the run directory one
+    line at a time), so a million-item run is never held in memory; code that needs them iterates, and keeps
+    only compact columns of what it needs. A tuple or list of records serves wherever these are read.
+    """
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[R]:
+        """A new pass over the records."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """How many records a pass yields."""
+
+
+class MappedRecords(Records[R]):
+    """`fn` applied to each record of a re-iterable collection, lazily, on every pass."""
+
+    def __init__(self, source: Iterable[Any], fn: Any) -> None:
+        self.source = source
+        self.fn = fn
+
+    def __iter__(self) -> Iterator[R]:
+        fn = self.fn
+        for record in self.source:
+            yield fn(record)
+
+    def __len__(self) -> int:
+        return len(self.source)  # type: ignore[arg-type]
+
+
+def as_records(value: Any) -> Records[Any] | tuple[Any, ...]:
+    """`value` as RunResult holds it: Records as they are, any other iterable as a tuple."""
+    if isinstance(value, (Records, tuple)):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
+        return tuple(value)
+    raise TypeError(f"expected records (a Records collection, tuple or list), got {type(value).__name__}")
+
+
+class RunResult(BaseModel):
+    """Everything a report needs: the run's facts and summary, and its per-item records to read in passes.
+
+    `samples`, `generations` and `results` are re-iterable collections: tuples when a caller builds a run in
+    memory, evalkit.store.RecordFile views when read from a run directory (RunStore.read_run), which read the
+    files again on every pass. `samples` and `results` are aligned: result i is sample i's (results.jsonl is
+    written in sample order), and `samples` holds only the items the summary covers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     info: RunInfo
-    samples: tuple[Sample, ...]
-    generations: tuple[Generation, ...]
-    results: tuple[SampleResult, ...]
+    samples: Any
+    """The samples the summary covers, in run order (Records[Sample] or a tuple)."""
+    generations: Any
+    """Every stored call of the compared models (Records[Generation] or a tuple), in the order they finished."""
+    results: Any
+    """One SampleResult per sample, in the order of `samples` (Records[SampleResult] or a tuple)."""
     summary: TaskSummary
     training: dict[str, TrainingCurve] = Field(default_factory=dict)
     """Training curves of the models whose metadata names a fine-tuning `job_id`, keyed by model name."""
+
+    @field_validator("samples", "generations", "results", mode="before")
+    @classmethod
+    def _records(cls, value: Any) -> Any:
+        return as_records(value)

@@ -3,11 +3,13 @@
 Layout (documented in docs/run-directory.md):
     run.json            RunInfo; `status` is `running` until the very end, so a crashed run never looks complete
     suite.json          the resolved suite
-    samples.jsonl       the samples, in order
-    generations.jsonl   one Generation per line, appended and flushed as each call completes
-    results.jsonl       one SampleResult per line (scores and judge calls)
+    samples.jsonl       the samples, in run order
+    generations.jsonl   one Generation per line, appended as each call completes
+    results.jsonl       one SampleResult per line, in sample order: line i is the result of samples.jsonl line i
     summary.json        the TaskSummary (metrics and comparisons)
-    report.html, summary.md, results.json   the rendered report
+    report.html, summary.md, results.json, report-items/   the rendered report
+
+Records are read back in passes (RecordFile), never all at once: a million-item run is one line at a time.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import DataError
-from evalkit.records import Generation, RunInfo, RunResult, Sample, SampleResult, TaskSummary
+from evalkit.records import Generation, Records, RunInfo, RunResult, Sample, SampleResult, TaskSummary
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -34,6 +37,11 @@ SAMPLES_FILE = "samples.jsonl"
 GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
+
+FLUSH_INTERVAL_S = 0.2
+"""Appended records reach the file at most this long after they were written (and at every close): a crash
+loses at most that much of generations.jsonl, and those calls are in the response cache already, so a re-run
+does not repeat them. Flushing every record cost a system call per call (2 million at a million items)."""
 
 
 def new_run_dir(out_root: Path, suite: str) -> Path:
@@ -63,59 +71,151 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+class RecordFile(Records[R], Generic[R]):
+    """The records of one JSONL file, parsed line by line on every pass (nothing is kept between passes).
+
+    `limit` reads only the first `limit` records (the samples a summary covers when a run stopped early).
+    A torn last line, which a process killed mid-write leaves, is skipped when `tolerate_torn_tail` is set;
+    any other invalid line is a DataError naming the file and line.
+    """
+
+    def __init__(self, path: Path, cls: type[R], *, tolerate_torn_tail: bool = False,
+                 limit: int | None = None) -> None:
+        self.path = Path(path)
+        self.cls = cls
+        self.tolerate_torn_tail = tolerate_torn_tail
+        self.limit = limit
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[R]:
+        for _, record in self.with_offsets():
+            yield record
+
+    def with_offsets(self, start: int = 0) -> Iterator[tuple[int, R]]:
+        """(byte offset of its line, record) for every record, in file order; from byte `start` (a line start,
+        e.g. the file's size before a batch was appended) when given."""
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: missing; is {self.path.parent} an evalkit run directory?")
+        count = 0
+        validate = self.cls.model_validate_json
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            offset = start
+            lineno = 0
+            pending: tuple[int, ValidationError] | None = None
+            for line in fh:
+                lineno += 1
+                start, offset = offset, offset + len(line)
+                if pending is not None:  # an invalid line with more after it: not a torn tail
+                    raise self._invalid(*pending)
+                if not line.strip():
+                    continue
+                if self.limit is not None and count >= self.limit:
+                    return
+                try:
+                    record = validate(line)
+                except ValidationError as exc:
+                    if self.tolerate_torn_tail:
+                        pending = (lineno, exc)
+                        continue
+                    raise self._invalid(lineno, exc) from None
+                count += 1
+                yield start, record
+
+    def _invalid(self, lineno: int, exc: ValidationError) -> DataError:
+        return DataError(f"{self.path}:{lineno}: not a valid {self.cls.__name__} record: {exc.errors()[0]['msg']}")
+
+    def read_at(self, offsets: Iterable[int]) -> Iterator[R]:
+        """The records whose lines start at `offsets` (from `with_offsets`), in that order."""
+        validate = self.cls.model_validate_json
+        with self.path.open("rb") as fh:
+            for offset in offsets:
+                fh.seek(offset)
+                yield validate(fh.readline())
+
+    def __len__(self) -> int:
+        if self._len is None:
+            count, last = 0, b""
+            if self.path.is_file():
+                with self.path.open("rb") as fh:
+                    for line in fh:
+                        if line.strip():
+                            count += 1
+                            last = line
+            if count and self.tolerate_torn_tail:
+                try:
+                    self.cls.model_validate_json(last)
+                except ValidationError:
+                    count -= 1
+            self._len = count if self.limit is None else min(count, self.limit)
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"RecordFile({str(self.path)!r}, {self.cls.__name__})"
+
+
 class RunStore:
     """Writes and reads one run directory."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = Path(path)
         self._appenders: dict[str, IO[str]] = {}
+        self._flushed = time.monotonic()
 
     def write_info(self, info: RunInfo) -> None:
         """(Re)write run.json atomically."""
         write_atomic(self.path / RUN_FILE, info.model_dump_json(indent=2))
 
-    def write_json(self, name: str, obj: BaseModel | dict) -> None:
+    def write_json(self, name: str, obj: BaseModel | dict | list) -> None:
         """Write one JSON file atomically."""
         text = obj.model_dump_json(indent=2) if isinstance(obj, BaseModel) else json.dumps(obj, indent=2, default=str)
         write_atomic(self.path / name, text)
 
-    def write_records(self, name: str, records: Iterable[BaseModel]) -> None:
-        """Write a whole JSONL file atomically."""
-        write_atomic(self.path / name, "".join(r.model_dump_json() + "\n" for r in records))
+    def write_records(self, name: str, records: Iterable[BaseModel]) -> int:
+        """Write a whole JSONL file atomically, one record at a time; returns how many were written."""
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.")
+        count = 0
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                for r in records:
+                    fh.write(r.model_dump_json() + "\n")
+                    count += 1
+            os.replace(tmp, self.path / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return count
 
     def append(self, name: str, record: BaseModel) -> None:
-        """Append one record and flush, so a crash loses at most the calls still in flight."""
+        """Append one record; it reaches the file within FLUSH_INTERVAL_S (and at `flush`/`close`)."""
         fh = self._appenders.get(name)
         if fh is None:
             fh = self._appenders[name] = (self.path / name).open("a", encoding="utf-8")
         fh.write(record.model_dump_json() + "\n")
-        fh.flush()
+        now = time.monotonic()
+        if now - self._flushed >= FLUSH_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Push every appended record to its file."""
+        for fh in self._appenders.values():
+            fh.flush()
+        self._flushed = time.monotonic()
+
+    def size(self, name: str) -> int:
+        """The byte size of a run file with everything appended so far (0 when it does not exist yet)."""
+        if name in self._appenders:
+            self._appenders[name].flush()
+        path = self.path / name
+        return path.stat().st_size if path.is_file() else 0
 
     def close(self) -> None:
-        """Close the append handles."""
+        """Flush and close the append handles."""
         for fh in self._appenders.values():
             fh.close()
         self._appenders.clear()
 
     # --- reading -------------------------------------------------------------------------------------
-
-    def _read_records(self, name: str, cls: type[R], *, tolerate_torn_tail: bool = False) -> list[R]:
-        path = self.path / name
-        if not path.is_file():
-            raise DataError(f"{path}: missing; is {self.path} an evalkit run directory?")
-        out: list[R] = []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for i, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(cls.model_validate_json(line))
-            except ValidationError as exc:
-                # A process killed mid-write can leave a torn last line; everything before it is intact.
-                if tolerate_torn_tail and i == len(lines):
-                    break
-                raise DataError(f"{path}:{i}: not a valid {cls.__name__} record: {exc.errors()[0]['msg']}") from None
-        return out
 
     def read_info(self) -> RunInfo:
         """The run's RunInfo."""
@@ -127,17 +227,29 @@ class RunStore:
         except ValidationError as exc:
             raise DataError(f"{path}: not a valid run file: {exc.errors()[0]['msg']}") from None
 
+    def samples(self, limit: int | None = None) -> RecordFile[Sample]:
+        """samples.jsonl, read in passes (the first `limit` only, when given)."""
+        return RecordFile(self.path / SAMPLES_FILE, Sample, limit=limit)
+
+    def generations(self) -> RecordFile[Generation]:
+        """generations.jsonl, read in passes (a torn last line from a crash is skipped)."""
+        return RecordFile(self.path / GENERATIONS_FILE, Generation, tolerate_torn_tail=True)
+
+    def results(self) -> RecordFile[SampleResult]:
+        """results.jsonl, read in passes."""
+        return RecordFile(self.path / RESULTS_FILE, SampleResult)
+
     def read_samples(self) -> list[Sample]:
-        """The run's samples."""
-        return self._read_records(SAMPLES_FILE, Sample)
+        """Every sample, in memory (for small runs and tools; runs are read with `samples()`)."""
+        return list(self.samples())
 
     def read_generations(self) -> list[Generation]:
-        """Every generation written so far (a torn last line from a crash is skipped)."""
-        return self._read_records(GENERATIONS_FILE, Generation, tolerate_torn_tail=True)
+        """Every generation written so far, in memory (a torn last line from a crash is skipped)."""
+        return list(self.generations())
 
     def read_results(self) -> list[SampleResult]:
-        """The per-sample scores."""
-        return self._read_records(RESULTS_FILE, SampleResult)
+        """Every per-sample result, in memory."""
+        return list(self.results())
 
     def read_summary(self) -> TaskSummary:
         """The task summary."""
@@ -147,10 +259,8 @@ class RunStore:
         return TaskSummary.model_validate_json(path.read_text(encoding="utf-8"))
 
     def read_run(self) -> RunResult:
-        """The whole run, for re-rendering a report without any model call."""
-        generations = self.read_generations()
-        # When a run was resumed into the same folder a sample may appear twice; the last write wins.
-        latest = {(g.sample_id, g.model, g.attempt): g for g in generations}
-        return RunResult(info=self.read_info(), samples=tuple(self.read_samples()),
-                         generations=tuple(latest.values()), results=tuple(self.read_results()),
-                         summary=self.read_summary())
+        """The whole run for re-rendering its report without any model call: the records stay on disk and are
+        read in passes; `samples` covers the samples that have a result (the items the summary covers)."""
+        results = self.results()
+        return RunResult(info=self.read_info(), samples=self.samples(limit=len(results)),
+                         generations=self.generations(), results=results, summary=self.read_summary())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 import numpy as np
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "batch_scores",
     "classification_metrics",
     "encode_labels",
+    "metrics_from_confusion",
     "normalize_label",
     "parse_label",
 ]
@@ -81,6 +83,16 @@ def _candidates(labels: Sequence[str], aliases: Mapping[str, str] | None) -> dic
     return phrases
 
 
+@lru_cache(maxsize=64)
+def _parser(labels: tuple[str, ...], aliases: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], re.Pattern[str]]:
+    """The phrases and matching pattern of a label set, built once (a run parses every output with them)."""
+    phrases = _candidates(labels, dict(aliases))
+    # Longest alternatives first: at any position the regex takes the longest phrase that fits there.
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+                         + r")\b")
+    return phrases, pattern
+
+
 def parse_label(output: str, labels: Sequence[str], aliases: Mapping[str, str] | None = None) -> str:
     """The label `output` names, or INVALID.
 
@@ -95,13 +107,12 @@ def parse_label(output: str, labels: Sequence[str], aliases: Mapping[str, str] |
     """
     if not isinstance(output, str):
         raise ValueError(f"output must be a str. Got {type(output).__name__} {output!r} instead.")
-    phrases = _candidates(labels, aliases)
+    if isinstance(labels, str) or not labels:
+        raise ValueError(f"labels must be a non-empty sequence of str. Got {labels!r} instead.")
+    phrases, pattern = _parser(tuple(labels), tuple((aliases or {}).items()))
     text = normalize_label(output)
     if not text:
         return INVALID
-    # Longest alternatives first: at any position the regex takes the longest phrase that fits there.
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
-                         + r")\b")
     matches = list(pattern.finditer(text))
     if not matches:
         return INVALID
@@ -193,35 +204,57 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
     >>> round(m.accuracy, 3), m.recall, round(m.f1_macro, 3), m.confusion
     (0.667, 0.5, 0.833, ((1, 0, 0), (0, 1, 1)))
     """
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     _check_zero_division(zero_division)
     t, p, labels = _validate(y_true, y_pred, labels)
     if positive_label is not None and positive_label not in labels:
         raise ValueError(f"positive_label must be a str among {labels}. Got {positive_label!r} instead.")
-    n = len(t)
-    columns = [*labels, INVALID]
-    cm = confusion_matrix(t, p, labels=columns)[: len(labels)]
-    prec, rec, f1, support = precision_recall_fscore_support(t, p, labels=labels, average=None,
-                                                             zero_division=zero_division)
+    return metrics_from_confusion(batch_confusion(encode_labels(t, labels), encode_labels(p, labels),
+                                                  len(labels))[0], labels, positive_label,
+                                  zero_division=zero_division)
+
+
+def metrics_from_confusion(confusion: np.ndarray, labels: Sequence[str], positive_label: str | None = None, *,
+                           zero_division: float = 0.0) -> ClassificationMetrics:
+    """classification_metrics from a confusion matrix of counts (rows: `labels` true; columns: `labels`
+    predicted, then INVALID), e.g. batch_confusion of code arrays: a million items never become strings.
+
+    >>> m = metrics_from_confusion(np.array([[1, 0, 0], [0, 1, 1]]), ["a", "b"], "b")
+    >>> round(m.accuracy, 3), m.recall, m.n_invalid
+    (0.667, 0.5, 1)
+    """
+    _check_zero_division(zero_division)
+    labels = list(labels)
+    k = len(labels)
+    cm = np.asarray(confusion, dtype=np.int64)
+    if cm.shape != (k, k + 1):
+        raise ValueError(f"confusion must have shape ({k}, {k + 1}) (labels x labels + invalid). Got {cm.shape}.")
+    n = int(cm.sum())
+    if n == 0:
+        raise ValueError("y_true and y_pred must not be empty. Got 0 items.")
+    pos = labels.index(positive_label) if positive_label is not None else None
+    tp = np.diagonal(cm[:, :k]).astype(float)
+    predicted = cm[:, :k].sum(axis=0).astype(float)
+    actual = cm.sum(axis=1).astype(float)
+    prec = _ratio(tp, predicted, zero_division)
+    rec = _ratio(tp, actual, zero_division)
+    f1_den = 2 * tp + (predicted - tp) + (actual - tp)
+    f1 = _ratio(2 * tp, f1_den, zero_division)
     undefined: list[str] = []
     for i, label in enumerate(labels):
-        tp, predicted, actual = cm[i, i], cm[:, i].sum(), cm[i].sum()
-        if predicted == 0:
+        if predicted[i] == 0:
             undefined.append(f"precision[{label}]")
-        if actual == 0:
+        if actual[i] == 0:
             undefined.append(f"recall[{label}]")
-        if 2 * tp + (predicted - tp) + (actual - tp) == 0:
+        if f1_den[i] == 0:
             undefined.append(f"f1[{label}]")
-    per_class = tuple(ClassReport(label, float(prec[i]), float(rec[i]), float(f1[i]), int(support[i]))
+    per_class = tuple(ClassReport(label, float(prec[i]), float(rec[i]), float(f1[i]), int(actual[i]))
                       for i, label in enumerate(labels))
-    pos = labels.index(positive_label) if positive_label is not None else None
-    n_invalid = sum(v == INVALID for v in p)
+    n_invalid = int(cm[:, k].sum())
     return ClassificationMetrics(
         n=n,
         labels=tuple(labels),
         positive_label=positive_label,
-        accuracy=sum(a == b for a, b in zip(t, p)) / n,
+        accuracy=float(tp.sum()) / n,
         precision=None if pos is None else float(prec[pos]),
         recall=None if pos is None else float(rec[pos]),
         f1=None if pos is None else float(f1[pos]),
@@ -229,7 +262,7 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
         invalid_rate=n_invalid / n,
         n_invalid=n_invalid,
         confusion=tuple(tuple(int(x) for x in row) for row in cm),
-        confusion_columns=tuple(columns),
+        confusion_columns=(*labels, INVALID),
         per_class=per_class,
         zero_division=zero_division,
         undefined=tuple(undefined),

@@ -302,13 +302,24 @@ class AttemptAccuracy:
     high: float | None
 
 
-def attempt_accuracy(correct: Sequence[Sequence[bool | None]]) -> AttemptAccuracy:
+def attempt_accuracy(correct: Sequence[Sequence[bool | None]] | np.ndarray) -> AttemptAccuracy:
     """Per-attempt accuracy from a matrix of items x attempts (True/False, None = not scored).
+
+    A 2-D integer array works too (1 correct, 0 wrong, -1 not scored): a million items stay one array.
 
     >>> r = attempt_accuracy([[True, True, False], [True, False, False], [False, False, True], [True, True, True]])
     >>> r.per_attempt, r.mean, round(r.sd, 4)
     ((0.75, 0.5, 0.5), 0.5833333333333334, 0.1443)
     """
+    if isinstance(correct, np.ndarray):
+        if correct.ndim != 2 or correct.shape[0] == 0 or correct.shape[1] == 0:
+            raise ValueError(f"correct must be an items x attempts matrix with at least one of each. Got shape "
+                             f"{correct.shape}.")
+        scored = correct >= 0
+        counts = scored.sum(axis=0)
+        hits = (correct == 1).sum(axis=0)
+        per_arr = [float(h) / float(c) if c else None for h, c in zip(hits, counts)]
+        return _attempt_summary(per_arr, [int(c) for c in counts])
     rows = [list(r) for r in correct]
     if not rows:
         raise ValueError("correct must hold at least one item. Got 0 items.")
@@ -321,6 +332,10 @@ def attempt_accuracy(correct: Sequence[Sequence[bool | None]]) -> AttemptAccurac
         col = [r[k] for r in rows if r[k] is not None]
         ns.append(len(col))
         per.append(sum(bool(c) for c in col) / len(col) if col else None)
+    return _attempt_summary(per, ns)
+
+
+def _attempt_summary(per: Sequence[float | None], ns: Sequence[int]) -> AttemptAccuracy:
     defined = [p for p in per if p is not None]
     if not defined:
         return AttemptAccuracy(tuple(per), tuple(ns), None, None, None, None)

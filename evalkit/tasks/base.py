@@ -3,6 +3,18 @@
 The runner owns data loading (evalkit.loaders) and prompt rendering (evalkit.prompts); a task says how one
 sample's outputs are scored and how all scores become metrics and paired comparisons.
 
+Streaming contract (a run may have a million items, and none of them is held in memory):
+
+- `score(sample, generations, ctx)` is called once per item while the run streams, as soon as every model's
+  attempts at it are done; its SampleResult is stored and dropped.
+- `summarize(samples, results, ctx)` gets two re-iterable, sized collections (evalkit.records.Records: each
+  `iter()` is a new pass, read from the run directory line by line), aligned: result i is sample i's. Read
+  them in one pass with `scored_items(samples, results, ctx)`, which checks the alignment as it goes, and
+  keep compact columns (numpy arrays of label codes, correctness, scores; `ScoreColumns` has the common ones)
+  rather than the records. More passes are allowed (each re-reads the files); a dict of every sample holds
+  the whole run in memory, which only tasks meant for small runs (judge tasks) may do. Lists work too: tests
+  and tools (gating, history) pass them.
+
 A task is a subclass of `Task`: it implements `score` and `summarize` and overrides the declared abilities
 that differ from their defaults. The runner reads them unconditionally; nothing is discovered with `getattr`.
 
@@ -17,17 +29,22 @@ that differ from their defaults. The runner reads them unconditionally; nothing 
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from evalkit.records import Sample, SampleResult, TaskSummary
 
 if TYPE_CHECKING:
     from evalkit.model import Model
 
-__all__ = ["RunPolicy", "ScoringContext", "SummaryContext", "Task", "check_results"]
+__all__ = ["RunPolicy", "ScoreColumns", "ScoreColumnsBuilder", "ScoringContext", "SummaryContext", "Task",
+           "check_results", "scored_items"]
 
 
 @dataclass(frozen=True)
@@ -91,11 +108,12 @@ class Task(ABC):
         """Variables available to this task's prompt templates for `sample` (besides `input` and fields)."""
         return {}
 
-    def check_samples(self, samples: Sequence[Sample], where: str) -> None:
+    def check_samples(self, samples: Iterable[Sample], where: str) -> None:
         """Raise evalkit.errors.DataError naming `where` (the data) and the sample at fault, before any call.
 
         The runner calls it after loading the data and before creating the run directory, so a data error
-        costs no model call and leaves no half-written run. The default accepts every sample.
+        costs no model call and leaves no half-written run. `samples` is re-iterable (read from a file, one
+        sample at a time): check them in a pass, without keeping them. The default accepts every sample.
         """
 
     @abstractmethod
@@ -104,21 +122,105 @@ class Task(ABC):
         when `uses_attempts`)."""
 
     @abstractmethod
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
-        """Metrics per model and paired comparisons against the reference model."""
+        """Metrics per model and paired comparisons against the reference model.
+
+        `samples` and `results` are aligned, re-iterable and sized (see the module docstring): read them with
+        `scored_items`, in as few passes as the task can.
+        """
 
 
-def check_results(samples: Sequence[Sample], results: Sequence[SampleResult], ctx: SummaryContext) -> None:
-    """ValueError unless the reference is a model, every result is of a known sample, and none repeats."""
+def scored_items(samples: Iterable[Sample], results: Iterable[SampleResult],
+                 ctx: SummaryContext) -> Iterator[tuple[Sample, SampleResult]]:
+    """(sample, result) pairs in one pass over both, checking on the way that result i is sample i's.
+
+    ValueError unless the reference is a model, and on the first result that is not its sample's (a result of
+    an unknown sample, a repeated result, or one result too many or too few). Nothing of earlier items is
+    kept, so this is the way a task reads a million-item run.
+    """
     if ctx.reference not in ctx.models:
         raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
-    known = {s.id for s in samples}
-    unknown = [r.sample_id for r in results if r.sample_id not in known]
-    if unknown:
-        raise ValueError(f"results for samples that are not in `samples`: {unknown[:5]}")
-    seen: set[str] = set()
-    repeated = [r.sample_id for r in results if r.sample_id in seen or seen.add(r.sample_id)]
-    if repeated:
-        # Pairing is by sample id, so one result per sample (tasks see all attempts inside one result).
-        raise ValueError(f"results must hold one result per sample. Got repeats of {sorted(set(repeated))[:5]}")
+    result_iter = iter(results)
+    for i, sample in enumerate(samples):
+        result = next(result_iter, None)
+        if result is None:
+            raise ValueError(f"results must hold one result per sample, in the order of `samples`. Got {i} "
+                             f"result(s); sample {i + 1} ({sample.id!r}) has none")
+        if result.sample_id != sample.id:
+            raise _misaligned(samples, result, i, sample.id)
+        yield sample, result
+    extra = next(result_iter, None)
+    if extra is not None:
+        raise _misaligned(samples, extra, None, None)
+
+
+def _misaligned(samples: Iterable[Sample], result: SampleResult, i: int | None, expected: str | None) -> ValueError:
+    # The error path may read the samples again: it runs once, to say precisely what is wrong.
+    known = any(s.id == result.sample_id for s in samples)
+    if not known:
+        return ValueError(f"results for samples that are not in `samples`: {[result.sample_id]}")
+    if expected is None:
+        return ValueError(f"results must hold one result per sample. Got repeats of {[result.sample_id]}")
+    return ValueError(f"results must be in the order of `samples`: result {i + 1} is for {result.sample_id!r}, "
+                      f"sample {i + 1} is {expected!r}")
+
+
+def check_results(samples: Iterable[Sample], results: Iterable[SampleResult], ctx: SummaryContext) -> None:
+    """ValueError unless the reference is a model and results are aligned with samples (see scored_items)."""
+    for _ in scored_items(samples, results, ctx):
+        pass
+
+
+@dataclass(frozen=True)
+class ScoreColumns:
+    """The common per-item columns of one model, from one pass over a run's results (numpy, item order).
+
+    `value` is ModelScore.value (NaN when None), `correct` is 1/0 (-1 when None), `label` the code of
+    ModelScore.label in `labels` (-1 when None), `scored` True where the model has a ModelScore at all.
+    """
+
+    value: np.ndarray
+    correct: np.ndarray
+    label: np.ndarray
+    scored: np.ndarray
+    labels: tuple[str, ...]
+
+
+class ScoreColumnsBuilder:
+    """Builds every model's ScoreColumns while a task walks `scored_items` (call `add` per result)."""
+
+    def __init__(self, models: Sequence[str]) -> None:
+        self.models = tuple(models)
+        self._value = {m: array("d") for m in self.models}
+        self._correct = {m: array("b") for m in self.models}
+        self._label = {m: array("i") for m in self.models}
+        self._scored = {m: array("b") for m in self.models}
+        self._codes: dict[str, int] = {}
+
+    def add(self, result: SampleResult) -> None:
+        """One item's scores."""
+        codes = self._codes
+        for m in self.models:
+            s = result.scores.get(m)
+            if s is None:
+                self._value[m].append(math.nan)
+                self._correct[m].append(-1)
+                self._label[m].append(-1)
+                self._scored[m].append(0)
+                continue
+            self._value[m].append(math.nan if s.value is None else float(s.value))
+            self._correct[m].append(-1 if s.correct is None else int(s.correct))
+            self._label[m].append(-1 if s.label is None else codes.setdefault(s.label, len(codes)))
+            self._scored[m].append(1)
+
+    def build(self) -> dict[str, ScoreColumns]:
+        """The columns, per model."""
+        labels = tuple(self._codes)
+
+        def arr(a: array, dtype: Any) -> np.ndarray:
+            return np.frombuffer(a, dtype=dtype).copy() if len(a) else np.empty(0, dtype)
+
+        return {m: ScoreColumns(value=arr(self._value[m], np.float64), correct=arr(self._correct[m], np.int8),
+                                label=arr(self._label[m], np.int32), scored=arr(self._scored[m], np.int8) == 1,
+                                labels=labels) for m in self.models}

@@ -10,7 +10,8 @@ Comparisons against the reference use the items where both models produced an ou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from evalkit.errors import DataError
 from evalkit.metrics.classification import (
     INVALID,
+    batch_confusion,
     batch_scores,
-    classification_metrics,
-    encode_labels,
+    metrics_from_confusion,
     normalize_label,
     parse_label,
 )
@@ -40,7 +41,7 @@ from evalkit.records import (
 )
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["ClassificationArgs", "ClassificationTask", "create"]
 
@@ -107,13 +108,16 @@ def create(args: Mapping[str, Any], suite_path: Path) -> ClassificationTask:
     return ClassificationTask(parsed)
 
 
-@dataclass(frozen=True)
-class _Scored:
-    """One model's scored (non-failed) items, with their true and predicted labels."""
+_FAILED, _MISSING = -1, -2
+"""Prediction codes of an item a model has no label for: its call failed, or it has no generation at all."""
 
-    ids: tuple[str, ...]
-    y_true: tuple[str, ...]
-    y_pred: tuple[str, ...]
+
+@dataclass(frozen=True)
+class _Columns:
+    """Every item's true label code and each model's predicted code (INVALID = len(labels)), in item order."""
+
+    true: np.ndarray
+    pred: dict[str, np.ndarray]
 
 
 class ClassificationTask(Task):
@@ -131,7 +135,7 @@ class ClassificationTask(Task):
         """The labels, for templates that list the choices."""
         return {"labels": list(self.labels)}
 
-    def check_samples(self, samples: Sequence[Sample], where: str) -> None:
+    def check_samples(self, samples: Iterable[Sample], where: str) -> None:
         """DataError naming `where` (the data file) and the sample when a target is not one of the labels.
 
         Called by the runner before any model call, so a bad target fails in a second, not after the run.
@@ -163,21 +167,20 @@ class ClassificationTask(Task):
 
     # -----------------------------------------------------------------------------------------------------
 
-    def _scored(self, model: str, targets: Mapping[str, str],
-                results: Sequence[SampleResult]) -> tuple[_Scored, int, int]:
-        """The model's scored items, its failed-call count and its count of items with no generation."""
-        ids, t, p, failed, missing = [], [], [], 0, 0
-        for r in results:
-            s = r.scores.get(model)
-            if s is None:
-                missing += 1
-            elif s.label is None:
-                failed += 1
-            else:
-                ids.append(r.sample_id)
-                t.append(targets[r.sample_id])
-                p.append(s.label)
-        return _Scored(tuple(ids), tuple(t), tuple(p)), failed, missing
+    def _columns(self, samples: Iterable[Sample], results: Iterable[SampleResult],
+                 ctx: SummaryContext) -> _Columns:
+        """One pass over the items into label codes (a million items are a few arrays of int16)."""
+        code = {label: i for i, label in enumerate(self.labels)}
+        code[INVALID] = len(self.labels)
+        true = array("h")
+        pred = {m: array("h") for m in ctx.models}
+        for sample, result in scored_items(samples, results, ctx):
+            true.append(code[self._target(sample)])
+            for m in ctx.models:
+                s = result.scores.get(m)
+                pred[m].append(_MISSING if s is None else _FAILED if s.label is None else code[s.label])
+        as_np = lambda a: np.frombuffer(a, dtype=np.int16).astype(np.int64) if len(a) else np.empty(0, np.int64)  # noqa: E731
+        return _Columns(true=as_np(true), pred={m: as_np(p) for m, p in pred.items()})
 
     def _metric_names(self) -> list[str]:
         binary = ["precision", "recall", "f1"] if self.positive_label is not None else []
@@ -188,14 +191,12 @@ class ClassificationTask(Task):
         pos = self.labels.index(self.positive_label) if self.positive_label is not None else None
         return batch_scores(t, p, len(self.labels), pos, _ZERO_DIVISION)
 
-    def _model_metrics(self, scored: _Scored, ctx: SummaryContext) -> tuple[MetricValue, ...]:
+    def _model_metrics(self, t: np.ndarray, p: np.ndarray, ctx: SummaryContext) -> tuple[MetricValue, ...]:
         names = self._metric_names()
-        n = len(scored.ids)
+        n = int(t.size)
         if n == 0:
             return (*(MetricValue(name=k, value=None, higher_is_better=k != "invalid_rate") for k in names),
                     MetricValue(name="n", value=0.0, n=0, unit="items", higher_is_better=None))
-        t = encode_labels(scored.y_true, self.labels)
-        p = encode_labels(scored.y_pred, self.labels)
         boot = paired_bootstrap_many(self._scores, t, p, n_resamples=ctx.n_bootstrap,
                                      confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
         out = [MetricValue(name=k, value=boot[k].estimate, ci_low=boot[k].ci_low, ci_high=boot[k].ci_high, n=n,
@@ -203,17 +204,15 @@ class ClassificationTask(Task):
         out.append(MetricValue(name="n", value=float(n), n=n, unit="items", higher_is_better=None))
         return tuple(out)
 
-    def _compare(self, model: str, a: _Scored, ref: _Scored, ctx: SummaryContext) -> list[Comparison]:
-        ref_pred = dict(zip(ref.ids, ref.y_pred))
-        keep = [i for i, sid in enumerate(a.ids) if sid in ref_pred]
-        n = len(keep)
+    def _compare(self, model: str, cols: _Columns, ctx: SummaryContext) -> list[Comparison]:
+        own, ref = cols.pred[model], cols.pred[ctx.reference]
+        keep = (own >= 0) & (ref >= 0)
+        n = int(keep.sum())
         names = ["accuracy", *(["f1"] if self.positive_label is not None else []), "f1_macro"]
         if n == 0:
             return [Comparison(metric=k, model=model, reference=ctx.reference, n=0, delta=None,
                                note="no items where both models produced output") for k in names]
-        t = encode_labels([a.y_true[i] for i in keep], self.labels)
-        pa = encode_labels([a.y_pred[i] for i in keep], self.labels)
-        pr = encode_labels([ref_pred[a.ids[i]] for i in keep], self.labels)
+        t, pa, pr = cols.true[keep], own[keep], ref[keep]
 
         def deltas(t_: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
             sx, sy = self._scores(t_, x), self._scores(t_, y)
@@ -240,25 +239,25 @@ class ClassificationTask(Task):
                 out.append(Comparison(**base, p_value=r.p_value, test="paired-bootstrap"))
         return out
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Metrics with bootstrap CIs per model, paired comparisons against the reference, reports, matrices."""
-        check_results(samples, results, ctx)
-        targets = {s.id: self._target(s) for s in samples}
-        scored, metrics, tables, matrices, notes = {}, {}, [], [], []
+        cols = self._columns(samples, results, ctx)
+        metrics, tables, matrices, notes = {}, [], [], []
         for model in ctx.models:
-            s, failed, missing = self._scored(model, targets, results)
-            scored[model] = s
-            metrics[model] = self._model_metrics(s, ctx)
+            p = cols.pred[model]
+            scored = p >= 0
+            failed, missing = int((p == _FAILED).sum()), int((p == _MISSING).sum())
+            metrics[model] = self._model_metrics(cols.true[scored], p[scored], ctx)
             if failed:
                 notes.append(f"{model}: {failed} failed call(s) excluded from its metrics and comparisons")
             if missing:
                 notes.append(f"{model}: no generation for {missing} item(s)")
-            if not s.ids:
+            if not scored.any():
                 notes.append(f"{model}: no scored items; metrics are empty")
                 continue
-            m = classification_metrics(s.y_true, s.y_pred, self.labels, self.positive_label,
-                                       zero_division=_ZERO_DIVISION)
+            confusion = batch_confusion(cols.true[scored], p[scored], len(self.labels))[0]
+            m = metrics_from_confusion(confusion, self.labels, self.positive_label, zero_division=_ZERO_DIVISION)
             tables.append(Table(title=f"Per-class report: {model}",
                                 columns=("label", "precision", "recall", "f1", "support"),
                                 rows=tuple((c.label, c.precision, c.recall, c.f1, c.support)
@@ -268,7 +267,7 @@ class ClassificationTask(Task):
             if m.undefined:
                 notes.append(f"{model}: {', '.join(m.undefined)} had a zero denominator and count as 0")
         comparisons = [c for model in ctx.models if model != ctx.reference
-                       for c in self._compare(model, scored[model], scored[ctx.reference], ctx)]
+                       for c in self._compare(model, cols, ctx)]
         if any(c.note == TOO_FEW_ITEMS for c in comparisons):
             notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} paired items ('{TOO_FEW_ITEMS}') report "
                          f"the delta only, with no interval or p-value")

@@ -18,7 +18,8 @@ per model, default 1), `sequential` (default true).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from evalkit.operational import OPERATIONAL_METRICS, Statistic, call_values
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task
+from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["LatencyArgs", "LatencyTask", "create"]
 
@@ -76,6 +77,56 @@ def _call(g: Generation) -> _Call:
             "cached": g.cached, "error": g.error}
 
 
+_FIELDS = ("latency_s", "ttft_s", "tokens_per_sec")
+
+
+def _num(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+@dataclass(frozen=True)
+class _Calls:
+    """One model's timed calls as columns, sorted by (item position, attempt): the pairing key."""
+
+    items: np.ndarray
+    attempts: np.ndarray
+    ok: np.ndarray
+    latency_s: np.ndarray
+    ttft_s: np.ndarray
+    tokens_per_sec: np.ndarray
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[float, ...]]) -> _Calls:
+        a = np.asarray(rows, dtype=float).reshape(-1, 3 + len(_FIELDS))
+        # One row per (item, attempt); a repeat keeps its last row, like the dict this replaced.
+        a = a[np.lexsort((np.arange(len(a)), a[:, 1], a[:, 0]))]
+        if len(a) > 1:
+            last = np.ones(len(a), dtype=bool)
+            last[:-1] = (a[1:, 0] != a[:-1, 0]) | (a[1:, 1] != a[:-1, 1])
+            a = a[last]
+        return cls(items=a[:, 0].astype(np.int64), attempts=a[:, 1].astype(np.int64), ok=a[:, 2] == 1.0,
+                   **{f: a[:, 3 + i] for i, f in enumerate(_FIELDS)})
+
+    @property
+    def n(self) -> int:
+        """Calls timed (failed ones included)."""
+        return int(self.items.size)
+
+    def values(self, field: str) -> np.ndarray:
+        """The known values of `field` over the successful calls, in key order."""
+        x = getattr(self, field)
+        return x[self.ok & np.isfinite(x)]
+
+    def paired(self, ref: _Calls, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """`field` of both models on the (item, attempt) pairs where both calls succeeded with a value."""
+        mine = self.items * (1 << 20) + self.attempts
+        theirs = ref.items * (1 << 20) + ref.attempts
+        _, i, j = np.intersect1d(mine, theirs, assume_unique=True, return_indices=True)
+        a, b = getattr(self, field)[i], getattr(ref, field)[j]
+        keep = self.ok[i] & ref.ok[j] & np.isfinite(a) & np.isfinite(b)
+        return a[keep], b[keep]
+
+
 class LatencyTask(Task):
     """Times calls; scores nothing."""
 
@@ -110,25 +161,25 @@ class LatencyTask(Task):
     # -----------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _calls(model: str, results: Sequence[SampleResult]) -> dict[tuple[str, int], _Call]:
-        out = {}
-        for r in results:
-            s = r.scores.get(model)
-            for c in (s.details.get("calls", []) if s is not None else []):
-                out[(r.sample_id, int(c.get("attempt", 0)))] = c
-        return out
+    def _columns(samples: Iterable[Sample], results: Iterable[SampleResult],
+                 ctx: SummaryContext) -> tuple[int, dict[str, _Calls]]:
+        """One pass over the items: their number, and each model's per-call columns."""
+        rows: dict[str, list[tuple[float, ...]]] = {m: [] for m in ctx.models}
+        i = -1
+        for i, (_, r) in enumerate(scored_items(samples, results, ctx)):
+            for m in ctx.models:
+                s = r.scores.get(m)
+                for c in (s.details.get("calls", []) if s is not None else []):
+                    rows[m].append((i, int(c.get("attempt", 0)), bool(c.get("ok")),
+                                    *(_num(c.get(f)) for f in _FIELDS)))
+        return i + 1, {m: _Calls.of(v) for m, v in rows.items()}
 
-    @staticmethod
-    def _values(calls: Mapping[tuple[str, int], _Call], field: str) -> np.ndarray:
-        return np.asarray([c[field] for c in calls.values() if c.get("ok") and c.get(field) is not None],
-                          dtype=float)
-
-    def _model_metrics(self, calls: Mapping[tuple[str, int], _Call], ctx: SummaryContext) -> list[MetricValue]:
+    def _model_metrics(self, calls: _Calls, ctx: SummaryContext) -> list[MetricValue]:
         out = []
         for name, row in _METRICS.items():
             field, stat, higher, unit = row.per_call or "", row.statistic, row.higher_is_better, row.unit
             assert stat is not None  # every reported metric is a statistic over calls
-            x = self._values(calls, field)
+            x = calls.values(field)
             if x.size == 0:
                 out.append(MetricValue(name=name, value=None, higher_is_better=higher, unit=unit))
                 continue
@@ -140,34 +191,30 @@ class LatencyTask(Task):
                 low, high = r.ci_low, r.ci_high
             out.append(MetricValue(name=name, value=value, ci_low=low, ci_high=high, n=int(x.size),
                                    higher_is_better=higher, unit=unit))
-        total = len(calls)
-        errors = sum(not c.get("ok") for c in calls.values())
+        total = calls.n
+        errors = int((~calls.ok).sum())
         for name, value in (("error_rate", errors / total if total else None), ("requests", float(total))):
             row = OPERATIONAL_METRICS[name]
             out.append(MetricValue(name=name, value=value, n=total, higher_is_better=row.higher_is_better,
                                    unit=row.unit))
         return out
 
-    def _compare(self, model: str, calls: Mapping[tuple[str, int], _Call], ref: Mapping[tuple[str, int], _Call],
-                 ctx: SummaryContext) -> list[Comparison]:
+    def _compare(self, model: str, calls: _Calls, ref: _Calls, ctx: SummaryContext) -> list[Comparison]:
         out = []
         for name in _COMPARED:
             field, stat = _METRICS[name].per_call or "", _METRICS[name].statistic
             assert stat is not None
-            pairs = [(calls[k][field], ref[k][field]) for k in sorted(calls.keys() & ref.keys())
-                     if calls[k].get("ok") and ref[k].get("ok")
-                     and calls[k].get(field) is not None and ref[k].get(field) is not None]
-            base = dict(metric=name, model=model, reference=ctx.reference, n=len(pairs))
-            if not pairs:
+            a, b = calls.paired(ref, field)
+            base = dict(metric=name, model=model, reference=ctx.reference, n=int(a.size))
+            if not a.size:
                 out.append(Comparison(**base, delta=None, note=f"no paired successful calls with {field}"))
                 continue
-            a, b = (np.asarray(v, dtype=float) for v in zip(*pairs))
 
             def diff(p: np.ndarray, q: np.ndarray, stat: Statistic = stat) -> np.ndarray:
                 return stat(p) - stat(q)
 
             point = float(diff(a[np.newaxis, :], b[np.newaxis, :])[0])
-            if not has_enough_items(len(pairs)):
+            if not has_enough_items(int(a.size)):
                 out.append(Comparison(**base, delta=point, note=TOO_FEW_ITEMS))
                 continue
             r = paired_bootstrap(diff, a, b, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence, seed=ctx.seed,
@@ -176,34 +223,30 @@ class LatencyTask(Task):
                                   test="paired-bootstrap"))
         return out
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Latency, TTFT and throughput per model with bootstrap CIs; paired differences against the reference."""
-        if ctx.reference not in ctx.models:
-            raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
-        calls = {m: self._calls(m, results) for m in ctx.models}
+        n_items, calls = self._columns(samples, results, ctx)
         metrics = {m: tuple(self._model_metrics(calls[m], ctx)) for m in ctx.models}
         comparisons = tuple(c for m in ctx.models if m != ctx.reference
                             for c in self._compare(m, calls[m], calls[ctx.reference], ctx))
         rows = []
         for m in ctx.models:
-            lat, ttft = self._values(calls[m], "latency_s"), self._values(calls[m], "ttft_s")
-            tps = self._values(calls[m], "tokens_per_sec")
+            lat, ttft, tps = (calls[m].values(f) for f in ("latency_s", "ttft_s", "tokens_per_sec"))
 
             def q(x: np.ndarray, p: float) -> float | None:
                 return float(np.percentile(x, p)) if x.size else None
 
-            rows.append((m, len(calls[m]), sum(not c.get("ok") for c in calls[m].values()), q(lat, 50), q(lat, 90),
-                         q(lat, 95), q(lat, 99), float(lat.max()) if lat.size else None, q(ttft, 50), q(ttft, 95),
-                         q(tps, 50)))
+            rows.append((m, calls[m].n, int((~calls[m].ok).sum()), q(lat, 50), q(lat, 90), q(lat, 95), q(lat, 99),
+                         float(lat.max()) if lat.size else None, q(ttft, 50), q(ttft, 95), q(tps, 50)))
         table = Table(title="Latency per model (seconds; throughput in output tokens per second)",
                       columns=("model", "requests", "errors", "p50", "p90", "p95", "p99", "max", "TTFT p50",
                                "TTFT p95", "tokens/s p50"), rows=tuple(rows))
-        notes = [f"requests per model: {len(samples)} prompt(s) x attempts; the response cache was bypassed; "
+        notes = [f"requests per model: {n_items} prompt(s) x attempts; the response cache was bypassed; "
                  f"{self.args.warmup} untimed warm-up call(s) per model; {self.args.concurrency} call(s) in flight; "
                  + ("models measured one after another" if self.args.sequential else "models measured at once")]
         for m in ctx.models:
-            if self.args.stream and not self._values(calls[m], "ttft_s").size:
+            if self.args.stream and not calls[m].values("ttft_s").size:
                 notes.append(f"{m}: no time to first token (its provider cannot stream, or no call succeeded)")
         if any(c.note == TOO_FEW_ITEMS for c in comparisons):
             notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} paired calls report the difference only")

@@ -25,7 +25,8 @@ delta with a paired bootstrap CI (and bootstrap p), and McNemar's exact test on 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from evalkit.metrics.multiple_choice import (
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["MultipleChoiceArgs", "MultipleChoiceTask", "create"]
 
@@ -185,39 +186,29 @@ class MultipleChoiceTask(Task):
 
     # -- summary ---------------------------------------------------------------------------------------------
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Per-model accuracy over attempts with spread and agreement; paired comparisons with the reference."""
-        check_results(samples, results, ctx)
-        k = max((len(s.details.get("answers", ())) for r in results for s in r.scores.values()), default=1) or 1
+        cols = _MCColumns.read(samples, results, ctx)
+        k = cols.k
         metrics: dict[str, tuple[MetricValue, ...]] = {}
         per_attempt_rows, outcome_rows, notes = [], [], []
         for model in ctx.models:
-            scored = {r.sample_id: r.scores[model] for r in results
-                      if model in r.scores and r.scores[model].value is not None}
-            failed_items = sum(1 for r in results if model in r.scores and r.scores[model].value is None)
-            metrics[model] = self._model_metrics(scored, k, ctx)
-            answers = [a for s in scored.values() for a in s.details["answers"]]
-            targets = [s.details["target"] for s in scored.values() for _ in s.details["answers"]]
-            n_ok = sum(a is not None for a in answers)
-            n_correct = sum(a == t for a, t in zip(answers, targets))
-            n_invalid = sum(a == INVALID for a in answers)
-            n_failed = sum(a is None for a in answers) + sum(
-                len(r.scores[model].details.get("answers", ())) for r in results
-                if model in r.scores and r.scores[model].value is None)
-            outcome_rows.append((model, n_correct, n_ok - n_correct - n_invalid, n_invalid, n_failed))
-            matrix = [[None if a is None else a == s.details["target"] for a in s.details["answers"]]
-                      for s in scored.values() if len(s.details["answers"]) == k]
-            if k > 1 and matrix:
+            c = cols.models[model]
+            metrics[model] = self._model_metrics(c, k, ctx)
+            outcome_rows.append((model, c.n_correct, c.n_ok - c.n_correct - c.n_invalid, c.n_invalid, c.n_failed))
+            matrix = c.matrix(k)
+            if k > 1 and matrix.size:
                 acc = attempt_accuracy(matrix)
                 per_attempt_rows.append((model, *acc.per_attempt, acc.mean, acc.sd))
-            if failed_items:
-                notes.append(f"{model}: {failed_items} item(s) without any output (failed calls) left out of its "
+            if c.failed_items:
+                notes.append(f"{model}: {c.failed_items} item(s) without any output (failed calls) left out of its "
                              f"metrics and comparisons")
-            if n_invalid:
-                notes.append(f"{model}: {n_invalid} of {n_ok} answers named no option (unparsable); they count "
+            if c.n_invalid:
+                notes.append(f"{model}: {c.n_invalid} of {c.n_ok} answers named no option (unparsable); they count "
                              f"as wrong")
-        comparisons = [c for m in ctx.models if m != ctx.reference for c in self._compare(m, results, k, ctx)]
+        comparisons = [cmp for m in ctx.models if m != ctx.reference
+                       for cmp in self._compare(m, cols, k, ctx)]
         tables = [Table(title="Answer outcomes (all attempts)", columns=("model", "correct", "wrong", "unparsable",
                                                                         "failed calls"), rows=tuple(outcome_rows))]
         if per_attempt_rows:
@@ -231,56 +222,44 @@ class MultipleChoiceTask(Task):
         return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
                            notes=tuple(notes))
 
-    def _model_metrics(self, scored: Mapping[str, ModelScore], k: int,
-                       ctx: SummaryContext) -> tuple[MetricValue, ...]:
-        n = len(scored)
+    def _model_metrics(self, c: _ModelColumns, k: int, ctx: SummaryContext) -> tuple[MetricValue, ...]:
+        has = c.has
+        n = int(has.sum())
         names = ["accuracy", "invalid_rate"] + (["accuracy_sd", "majority_accuracy", "agreement",
                                                  "unanimous_rate"] if k > 1 else [])
         if n == 0:
             return (*(MetricValue(name=m, value=None, higher_is_better=m not in ("invalid_rate", "accuracy_sd"))
                       for m in names), MetricValue(name="n", value=0.0, n=0, unit="items", higher_is_better=None))
-        mean = np.array([s.value for s in scored.values()], dtype=float)
-        invalid = np.array([s.details["n_invalid"] / max(1, sum(a is not None for a in s.details["answers"]))
-                            for s in scored.values()], dtype=float)
-        stats = {"accuracy": mean, "invalid_rate": invalid}
+        stats = {"accuracy": c.value[has], "invalid_rate": c.invalid[has]}
         if k > 1:
-            stats["majority_accuracy"] = np.array([bool(s.correct) for s in scored.values()], dtype=float)
-            stats["agreement"] = np.array([s.details["agreement"] for s in scored.values()], dtype=float)
+            stats["majority_accuracy"] = c.majority[has]
+            stats["agreement"] = c.agreement[has]
             stats["unanimous_rate"] = (stats["agreement"] == 1.0).astype(float)
         keys = list(stats)
-        boot = paired_bootstrap_many(lambda *cols: {name: c.mean(axis=-1) for name, c in zip(keys, cols)},
+        boot = paired_bootstrap_many(lambda *cols: {name: col.mean(axis=-1) for name, col in zip(keys, cols)},
                                      *stats.values(), n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
                                      seed=ctx.seed, vectorized=True)
         out = [MetricValue(name=name, value=boot[name].estimate, ci_low=boot[name].ci_low, ci_high=boot[name].ci_high,
                            n=n, higher_is_better=name != "invalid_rate") for name in keys]
         if k > 1:
-            matrix = [[None if a is None else a == s.details["target"] for a in s.details["answers"]]
-                      for s in scored.values() if len(s.details["answers"]) == k]
-            acc = attempt_accuracy(matrix) if matrix else None
+            matrix = c.matrix(k)
+            acc = attempt_accuracy(matrix) if matrix.size else None
             out.insert(1, MetricValue(name="accuracy_sd", value=acc.sd if acc else None, n=k,
                                       higher_is_better=False, unit="attempts"))
         out.append(MetricValue(name="n", value=float(n), n=n, unit="items", higher_is_better=None))
         return tuple(out)
 
-    def _compare(self, model: str, results: Sequence[SampleResult], k: int,
-                 ctx: SummaryContext) -> list[Comparison]:
-        own, ref, own_maj, ref_maj = [], [], [], []
-        for r in results:
-            a, b = r.scores.get(model), r.scores.get(ctx.reference)
-            if a is None or b is None or a.value is None or b.value is None:
-                continue
-            own.append(a.value)
-            ref.append(b.value)
-            own_maj.append(bool(a.correct))
-            ref_maj.append(bool(b.correct))
-        n = len(own)
+    def _compare(self, model: str, cols: _MCColumns, k: int, ctx: SummaryContext) -> list[Comparison]:
+        a, b = cols.models[model], cols.models[ctx.reference]
+        both = a.has & b.has
+        n = int(both.sum())
         names = ["accuracy"] + (["majority_accuracy"] if k > 1 else [])
         base = {"model": model, "reference": ctx.reference, "n": n}
         if n == 0:
             return [Comparison(metric=m, delta=None, note="no item where both models produced output", **base)
                     for m in names]
-        x, y = np.array(own), np.array(ref)
-        xm, ym = np.array(own_maj, dtype=float), np.array(ref_maj, dtype=float)
+        x, y = a.value[both], b.value[both]
+        xm, ym = a.majority[both], b.majority[both]
         point = {"accuracy": float((x - y).mean()), "majority_accuracy": float((xm - ym).mean())}
         if not has_enough_items(n):
             return [Comparison(metric=m, delta=point[m], note=TOO_FEW_ITEMS, **base) for m in names]
@@ -288,7 +267,7 @@ class MultipleChoiceTask(Task):
             lambda a, b, am, bm: {"accuracy": (a - b).mean(axis=-1), "majority_accuracy": (am - bm).mean(axis=-1)},
             x, y, xm, ym, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence, seed=ctx.seed, null_value=0.0,
             vectorized=True)
-        mc = mcnemar_exact(np.array(own_maj), np.array(ref_maj))
+        mc = mcnemar_exact(xm.astype(bool), ym.astype(bool))
         mc_note = f"discordant items (majority vote): {mc.b} only {model} correct, {mc.c} only {ctx.reference} correct"
         out = []
         for m in names:
@@ -301,3 +280,91 @@ class MultipleChoiceTask(Task):
                 out.append(Comparison(**common, p_value=r.p_value, test="paired-bootstrap",
                                       note=f"mean over {k} attempts per item; CI and p: paired bootstrap over items"))
         return out
+
+
+@dataclass(frozen=True)
+class _ModelColumns:
+    """One model's scored items as columns (item order), and its answer counts over all attempts."""
+
+    has: np.ndarray
+    """The item has a value: at least one attempt produced an output."""
+    value: np.ndarray
+    invalid: np.ndarray
+    majority: np.ndarray
+    agreement: np.ndarray
+    answers: np.ndarray
+    """Every attempt's correctness of the items that have a value, flattened: 1, 0, or -1 (failed call)."""
+    lengths: np.ndarray
+    """Attempts per item that has a value (how `answers` splits)."""
+    n_ok: int
+    n_correct: int
+    n_invalid: int
+    n_failed: int
+    failed_items: int
+
+    def matrix(self, k: int) -> np.ndarray:
+        """items x k correctness of the items with exactly k attempts (1, 0, -1 as in `answers`)."""
+        if not self.lengths.size:
+            return np.empty((0, k), dtype=np.int8)
+        starts = np.concatenate(([0], np.cumsum(self.lengths)[:-1]))
+        full = starts[self.lengths == k]
+        return self.answers[full[:, np.newaxis] + np.arange(k)] if full.size else np.empty((0, k), dtype=np.int8)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.has, self.value, self.invalid = array("b"), array("d"), array("d")
+        self.majority, self.agreement, self.answers, self.lengths = array("d"), array("d"), array("b"), array("i")
+        self.n_ok = self.n_correct = self.n_invalid = self.n_failed = self.failed_items = 0
+
+    def add(self, s: ModelScore | None) -> None:
+        if s is None or s.value is None:
+            self.has.append(0)
+            for col in (self.value, self.invalid, self.majority, self.agreement):
+                col.append(0.0)
+            if s is not None:
+                self.failed_items += 1
+                self.n_failed += len(s.details.get("answers", ()))
+            return
+        answers, target = s.details["answers"], s.details["target"]
+        ok = sum(a is not None for a in answers)
+        self.has.append(1)
+        self.value.append(float(s.value))
+        self.invalid.append(s.details["n_invalid"] / max(1, ok))
+        self.majority.append(float(bool(s.correct)))
+        self.agreement.append(float(s.details.get("agreement") or 0.0))
+        self.answers.extend(-1 if a is None else int(a == target) for a in answers)
+        self.lengths.append(len(answers))
+        self.n_ok += ok
+        self.n_correct += sum(a == target for a in answers)
+        self.n_invalid += sum(a == INVALID for a in answers)
+        self.n_failed += len(answers) - ok
+
+    def build(self) -> _ModelColumns:
+        def arr(a: array, dtype: Any) -> np.ndarray:
+            return np.frombuffer(a, dtype=dtype).copy() if len(a) else np.empty(0, dtype)
+
+        return _ModelColumns(has=arr(self.has, np.int8) == 1, value=arr(self.value, np.float64),
+                             invalid=arr(self.invalid, np.float64), majority=arr(self.majority, np.float64),
+                             agreement=arr(self.agreement, np.float64), answers=arr(self.answers, np.int8),
+                             lengths=arr(self.lengths, np.int32), n_ok=self.n_ok, n_correct=self.n_correct,
+                             n_invalid=self.n_invalid, n_failed=self.n_failed, failed_items=self.failed_items)
+
+
+@dataclass(frozen=True)
+class _MCColumns:
+    """Every model's columns, from one pass over the items, and the most attempts any item has."""
+
+    models: dict[str, _ModelColumns]
+    k: int
+
+    @classmethod
+    def read(cls, samples: Iterable[Sample], results: Iterable[SampleResult], ctx: SummaryContext) -> _MCColumns:
+        builders = {m: _Builder() for m in ctx.models}
+        k = 0
+        for _, r in scored_items(samples, results, ctx):
+            for s in r.scores.values():
+                k = max(k, len(s.details.get("answers", ())))
+            for m, b in builders.items():
+                b.add(r.scores.get(m))
+        return cls(models={m: b.build() for m, b in builders.items()}, k=k or 1)

@@ -19,17 +19,19 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, TaskSummary
+from evalkit.records import (Comparison, Generation, MappedRecords, MetricValue, ModelScore, Sample, SampleResult,
+                             TaskSummary)
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["ReferenceMatchArgs", "ReferenceMatchTask", "create", "normalize_answer"]
 
@@ -120,30 +122,44 @@ class ReferenceMatchTask(Task):
                                        details={"exact_match": exact, "normalized_match": normalized, **judge_part})
         return SampleResult(sample_id=sample.id, scores=scores, judgments=judged.judgments if judged else ())
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Match rates with CIs, paired deltas (McNemar), plus the judge's summary when there is a judge."""
         names = [f"{m}_match" for m in ("exact", "normalized") if m in self.args.match]
+        # One pass: per model, whether each item was scored and its match flags (int8 columns).
+        scored = {m: array("b") for m in ctx.models}
+        flags = {m: {n: array("b") for n in names} for m in ctx.models}
+        failed = dict.fromkeys(ctx.models, 0)
+        for _, r in scored_items(samples, results, ctx):
+            for m in ctx.models:
+                s = r.scores.get(m)
+                ok = s is not None and s.value is not None
+                scored[m].append(ok)
+                failed[m] += s is not None and s.value is None
+                for n in names:
+                    flags[m][n].append(bool(s.details[n]) if ok else 0)  # type: ignore[union-attr]
+        has = {m: _bools(scored[m]) for m in ctx.models}
+        cols = {m: {n: _bools(flags[m][n]).astype(float) for n in names} for m in ctx.models}
         metrics: dict[str, list[MetricValue]] = {}
         notes: list[str] = []
         for model in ctx.models:
-            scored = [r.scores[model] for r in results if model in r.scores and r.scores[model].value is not None]
-            failed = sum(1 for r in results if model in r.scores and r.scores[model].value is None)
-            if failed:
-                notes.append(f"{model}: {failed} failed call(s) not scored")
-            if not scored:
+            if failed[model]:
+                notes.append(f"{model}: {failed[model]} failed call(s) not scored")
+            n_scored = int(has[model].sum())
+            if not n_scored:
                 metrics[model] = [MetricValue(name=n, value=None) for n in names]
                 continue
-            cols = [np.array([float(s.details[n]) for s in scored]) for n in names]
-            boot = paired_bootstrap_many(lambda *c: {n: x.mean(axis=-1) for n, x in zip(names, c)}, *cols,
+            own = [cols[model][n][has[model]] for n in names]
+            boot = paired_bootstrap_many(lambda *c: {n: x.mean(axis=-1) for n, x in zip(names, c)}, *own,
                                          n_resamples=ctx.n_bootstrap, confidence=ctx.confidence, seed=ctx.seed,
                                          vectorized=True)
             metrics[model] = [MetricValue(name=n, value=boot[n].estimate, ci_low=boot[n].ci_low,
-                                          ci_high=boot[n].ci_high, n=len(scored)) for n in names]
-        comparisons = [c for m in ctx.models if m != ctx.reference for c in self._compare(m, names, results, ctx)]
+                                          ci_high=boot[n].ci_high, n=n_scored) for n in names]
+        comparisons = [c for m in ctx.models if m != ctx.reference
+                       for c in self._compare(m, names, has, cols, ctx)]
         tables: tuple = ()
         if self.rubric is not None:
-            judged = self.rubric.summarize(samples, [self._judge_result(r) for r in results], ctx)
+            judged = self.rubric.summarize(samples, MappedRecords(results, self._judge_result), ctx)
             for m in ctx.models:
                 metrics[m] += list(judged.metrics.get(m, ()))
             comparisons += list(judged.comparisons)
@@ -163,17 +179,15 @@ class ReferenceMatchTask(Task):
                          else ModelScore(details={"failed": True}))
         return SampleResult(sample_id=r.sample_id, scores=scores, judgments=r.judgments)
 
-    def _compare(self, model: str, names: Sequence[str], results: Sequence[SampleResult],
-                 ctx: SummaryContext) -> list[Comparison]:
-        pairs = [(r.scores[model], r.scores[ctx.reference]) for r in results
-                 if model in r.scores and ctx.reference in r.scores
-                 and r.scores[model].value is not None and r.scores[ctx.reference].value is not None]
-        n = len(pairs)
+    def _compare(self, model: str, names: Sequence[str], has: dict[str, np.ndarray],
+                 cols: dict[str, dict[str, np.ndarray]], ctx: SummaryContext) -> list[Comparison]:
+        both = has[model] & has[ctx.reference]
+        n = int(both.sum())
         base = {"model": model, "reference": ctx.reference, "n": n}
         if n == 0:
             return [Comparison(metric=m, delta=None, note="no item both models answered", **base) for m in names]
-        own = [np.array([float(a.details[m]) for a, _ in pairs]) for m in names]
-        ref = [np.array([float(b.details[m]) for _, b in pairs]) for m in names]
+        own = [cols[model][m][both] for m in names]
+        ref = [cols[ctx.reference][m][both] for m in names]
         if not has_enough_items(n):
             return [Comparison(metric=m, delta=float((o - r).mean()), note=TOO_FEW_ITEMS, **base)
                     for m, o, r in zip(names, own, ref)]
@@ -189,3 +203,7 @@ class ReferenceMatchTask(Task):
                                   note=f"discordant items: {mc.b} only {model} matched, {mc.c} only {ctx.reference}",
                                   **base))
         return out
+
+
+def _bools(a: array) -> np.ndarray:
+    return np.frombuffer(a, dtype=np.int8).astype(bool) if len(a) else np.zeros(0, dtype=bool)

@@ -21,7 +21,8 @@ own study-task YAML), reused as is.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from evalkit.errors import ConfigError
 from evalkit.records import Generation, MetricValue, Sample, SampleResult, TaskSummary
 from evalkit.stats import paired_bootstrap_many
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["RewriteArgs", "RewriteTask", "StyleGuide", "create", "load_style_guide", "numbers_in", "text_checks"]
 
@@ -157,24 +158,30 @@ class RewriteTask(Task):
             scores[model] = s.model_copy(update={"details": {**s.details, **checks}})
         return SampleResult(sample_id=sample.id, scores=scores, judgments=judged.judgments)
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """The rubric task's summary, with the text checks' means (bootstrap CIs) added per model."""
         summary = self.rubric.summarize(samples, results, ctx)
         names = ("numbers_kept", "new_numbers", "length_ratio", "within_length")
         shown = {"new_numbers": "new_numbers_rate"}
+        checks = {m: {n: array("d") for n in names} for m in ctx.models}
+        for _, r in scored_items(samples, results, ctx):
+            for m in ctx.models:
+                s = r.scores.get(m)
+                if s is not None and "numbers_kept" in s.details:
+                    for n in names:
+                        checks[m][n].append(float(s.details[n]))
         metrics = {}
         for model in ctx.models:
-            rows = [r.scores[model].details for r in results
-                    if model in r.scores and "numbers_kept" in r.scores[model].details]
+            cols = [np.frombuffer(checks[model][n], dtype=np.float64) for n in names]
+            n_rows = len(checks[model][names[0]])
             extra: list[MetricValue] = []
-            if rows:
-                cols = [np.array([row[n] for row in rows], dtype=float) for n in names]
+            if n_rows:
                 boot = paired_bootstrap_many(lambda *c: {n: x.mean(axis=-1) for n, x in zip(names, c)}, *cols,
                                              n_resamples=ctx.n_bootstrap, confidence=ctx.confidence, seed=ctx.seed,
                                              vectorized=True)
                 extra = [MetricValue(name=shown.get(n, n), value=boot[n].estimate, ci_low=boot[n].ci_low,
-                                     ci_high=boot[n].ci_high, n=len(rows),
+                                     ci_high=boot[n].ci_high, n=n_rows,
                                      higher_is_better=n in ("numbers_kept", "within_length"),
                                      unit="ratio" if n == "length_ratio" else "")
                          for n in names]

@@ -24,7 +24,8 @@ the glossary checks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +53,7 @@ from evalkit.stats import (
     wilson_interval,
 )
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["HYPOTHESIS_KEY", "JUDGE_PREFIX", "TranslationArgs", "TranslationTask", "create"]
 
@@ -175,53 +176,48 @@ class TranslationTask(Task):
     # -----------------------------------------------------------------------------------------------------
     # Summary
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
-        """Corpus metrics with CIs, paired comparisons, glossary hit rates, and the judge proxy if any."""
-        if ctx.reference not in ctx.models:
-            raise ValueError(f"reference must be among {list(ctx.models)}. Got {ctx.reference!r} instead.")
-        by_id = {s.id: s for s in samples}
-        seen: set[str] = set()
-        for r in results:
-            if r.sample_id not in by_id:
-                raise ValueError(f"result for unknown sample {r.sample_id!r}")
-            if r.sample_id in seen:
-                raise ValueError(f"results must hold one result per sample. Got a repeat of {r.sample_id!r}")
-            seen.add(r.sample_id)
-        common = [r for r in results
-                  if all(HYPOTHESIS_KEY in (r.scores.get(m) or ModelScore()).details for m in ctx.models)]
+        """Corpus metrics with CIs, paired comparisons, glossary hit rates, and the judge proxy if any.
+
+        One pass over the items keeps what corpus metrics need: the reference and every model's hypothesis
+        of the segments all models translated (corpus BLEU, chrF and TER are not means of per-item values, so
+        the texts stay in memory: a few hundred bytes per segment), and the glossary checks as booleans.
+        """
+        data = _Corpus(ctx.models, ctx.reference)
+        n_results = 0
+        for sample, r in scored_items(samples, results, ctx):
+            n_results += 1
+            data.add(self, sample, r)
         notes: list[str] = []
-        failed = {m: sum(1 for r in results if (r.scores.get(m) or ModelScore(details={"failed": True}))
-                         .details.get("failed")) for m in ctx.models}
-        if len(common) < len(results):
-            notes.append(f"{len(results) - len(common)} of {len(results)} segments left out of every model's "
+        n_common = len(data.refs)
+        if n_common < n_results:
+            notes.append(f"{n_results - n_common} of {n_results} segments left out of every model's "
                          f"metrics because at least one model produced no output there (failed calls: "
-                         + ", ".join(f"{m} {n}" for m, n in failed.items()) + ")")
+                         + ", ".join(f"{m} {n}" for m, n in data.failed.items()) + ")")
         metrics: dict[str, list[MetricValue]] = {m: [] for m in ctx.models}
         comparisons: list[Comparison] = []
         tables: list[Table] = []
-        self._mt(common, by_id, ctx, metrics, comparisons, notes)
+        self._mt(data, ctx, metrics, comparisons, notes)
         if self.glossary:
-            self._terminology(common, by_id, ctx, metrics, comparisons, tables, notes)
+            self._terminology(data, ctx, metrics, comparisons, tables, notes)
         for m in ctx.models:
-            metrics[m].append(MetricValue(name="n", value=float(len(common)), n=len(common), unit="items"))
+            metrics[m].append(MetricValue(name="n", value=float(n_common), n=n_common, unit="items"))
         if self.pairwise is not None:
             self._judge_proxy(samples, results, ctx, metrics, comparisons, tables, notes)
         return TaskSummary(task=self.name, metrics={m: tuple(v) for m, v in metrics.items()},
                            comparisons=tuple(comparisons), tables=tuple(tables), notes=tuple(notes))
 
-    def _mt(self, common: Sequence[SampleResult], by_id: Mapping[str, Sample], ctx: SummaryContext,
-            metrics: dict[str, list[MetricValue]], comparisons: list[Comparison], notes: list[str]) -> None:
+    def _mt(self, data: _Corpus, ctx: SummaryContext, metrics: dict[str, list[MetricValue]],
+            comparisons: list[Comparison], notes: list[str]) -> None:
         hib = dict(MT_METRICS)
-        if not common:
+        if not data.refs:
             for m in ctx.models:
                 metrics[m] += [MetricValue(name=k, value=None, higher_is_better=hib[k]) for k in hib]
             return
-        refs = [self._reference(by_id[r.sample_id]) for r in common]
-        systems = {m: [r.scores[m].details[HYPOTHESIS_KEY] for r in common] for m in ctx.models}
-        scores, comps, sigs = paired_mt_bootstrap(systems, refs, ctx.reference, n_resamples=ctx.n_bootstrap,
+        scores, comps, sigs = paired_mt_bootstrap(data.hyps, data.refs, ctx.reference, n_resamples=ctx.n_bootstrap,
                                                   confidence=ctx.confidence, seed=ctx.seed)
-        n = len(common)
+        n = len(data.refs)
         for m in ctx.models:
             for k, s in scores[m].items():
                 metrics[m].append(MetricValue(name=k, value=s.score, ci_low=s.ci_low, ci_high=s.ci_high, n=n,
@@ -240,13 +236,12 @@ class TranslationTask(Task):
                      f"({ctx.n_bootstrap} resamples); signatures: "
                      + "; ".join(f"{k} {v}" for k, v in sigs.items()))
 
-    def _terminology(self, common: Sequence[SampleResult], by_id: Mapping[str, Sample], ctx: SummaryContext,
-                     metrics: dict[str, list[MetricValue]], comparisons: list[Comparison], tables: list[Table],
-                     notes: list[str]) -> None:
+    def _terminology(self, data: _Corpus, ctx: SummaryContext, metrics: dict[str, list[MetricValue]],
+                     comparisons: list[Comparison], tables: list[Table], notes: list[str]) -> None:
         # One check per (segment, glossary entry found in its source), in the same order for every model.
-        hits = {m: np.array([c["hit"] for r in common for c in r.scores[m].details["glossary"]], dtype=bool)
-                for m in ctx.models}
-        terms = [c["source_term"] for r in common for c in r.scores[ctx.reference].details["glossary"]]
+        hits = {m: np.frombuffer(data.hits[m], dtype=np.int8).astype(bool) if len(data.hits[m])
+                else np.zeros(0, dtype=bool) for m in ctx.models}
+        terms = data.terms
         n = len(terms)
         for m in ctx.models:
             k = int(hits[m].sum())
@@ -279,15 +274,13 @@ class TranslationTask(Task):
                 rows.append((entry.label, len(idx), *(int(hits[m][idx].sum()) for m in ctx.models)))
         tables.append(Table(title="Glossary terms: checks (segments whose source has the term) and hits per model",
                              columns=("term", "checks", *ctx.models), rows=tuple(rows)))
-        ref_hits = sum(c.hit for r in common for c in check_terms(
-            by_id[r.sample_id].input, self._reference(by_id[r.sample_id]), self.glossary,
-            source_lang=self.args.source_lang, target_lang=self.args.target_lang))
+        ref_hits = data.reference_hits
         notes.append(f"{GLOSSARY_METRIC}: share of {n} (segment, glossary term) checks where the translation uses "
                      f"the required term; case-insensitive, accents/umlauts folded, inflectional endings allowed "
                      f"(evalkit.metrics.terminology); the reference translations score {ref_hits}/{n}"
                      + (f" ({ref_hits / n:.0%})" if n else ""))
 
-    def _judge_proxy(self, samples: Sequence[Sample], results: Sequence[SampleResult], ctx: SummaryContext,
+    def _judge_proxy(self, samples: Iterable[Sample], results: Iterable[SampleResult], ctx: SummaryContext,
                      metrics: dict[str, list[MetricValue]], comparisons: list[Comparison], tables: list[Table],
                      notes: list[str]) -> None:
         summary = self.pairwise.summarize(samples, results, ctx)
@@ -300,3 +293,38 @@ class TranslationTask(Task):
         notes.append(f"{JUDGE_PREFIX}*: {label}; metrics of evalkit's pairwise_judge task, renamed")
         notes += [f"{JUDGE_PREFIX}: {n}" for n in summary.notes]
 
+
+
+class _Corpus:
+    """What the summary keeps of the segments, from one pass: texts of the segments every model translated,
+    glossary checks as booleans, failures per model."""
+
+    def __init__(self, models: Sequence[str], reference: str) -> None:
+        self.models = tuple(models)
+        self.reference = reference
+        self.refs: list[str] = []
+        self.hyps: dict[str, list[str]] = {m: [] for m in self.models}
+        self.hits: dict[str, array] = {m: array("b") for m in self.models}
+        self.terms: list[str] = []
+        self.reference_hits = 0
+        self.failed = dict.fromkeys(self.models, 0)
+
+    def add(self, task: TranslationTask, sample: Sample, r: SampleResult) -> None:
+        for m in self.models:
+            s = r.scores.get(m)
+            if s is None or s.details.get("failed"):
+                self.failed[m] += 1
+        if not all(HYPOTHESIS_KEY in (r.scores.get(m) or ModelScore()).details for m in self.models):
+            return
+        reference = task._reference(sample)
+        self.refs.append(reference)
+        for m in self.models:
+            details = r.scores[m].details
+            self.hyps[m].append(details[HYPOTHESIS_KEY])
+            if task.glossary:
+                self.hits[m].extend(int(bool(c["hit"])) for c in details["glossary"])
+        if task.glossary:
+            self.terms.extend(c["source_term"] for c in r.scores[self.reference].details["glossary"])
+            self.reference_hits += sum(c.hit for c in check_terms(
+                sample.input, reference, task.glossary, source_lang=task.args.source_lang,
+                target_lang=task.args.target_lang))
