@@ -510,10 +510,18 @@ def main() -> int:
     parser.add_argument("--evalkit-alt", action="append", default=[], metavar="LABEL=PATH[,VAR=VALUE...]",
                         help="also measure evalkit from another tree (with extra environment variables), as "
                              "harnesses LABEL and LABEL-mistral (repeatable; name them in --harnesses to pick)")
+    parser.add_argument("--from-json", type=Path, metavar="RESULTS.json",
+                        help="measure nothing: print the tables of a saved --json file (e.g. of an interrupted run)")
     parser.add_argument("--evalkit-src", type=Path, default=REPO,
                         help="the folder holding the `evalkit` package to measure (default: this checkout), e.g. a "
                              "prototype or a `git archive` of another commit")
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        for alt in saved.get("args", {}).get("evalkit_alt") or []:
+            add_alternative(alt)
+        print(report(saved))
+        return 0
     global EVALKIT_SRC
     EVALKIT_SRC = args.evalkit_src.resolve()
     if not (EVALKIT_SRC / "evalkit" / "__init__.py").is_file():
@@ -538,39 +546,42 @@ def main() -> int:
                                                                                             peers_wanted)
     runnable = [x for x in names if HARNESSES[x].peer is None or HARNESSES[x].peer not in res["install_errors"]]
     work = Path(tempfile.mkdtemp(prefix="evalkit-perf-"))
-    try:
-        if "compare" in parts:
-            w = Workload(1000 if q else 5000, 64, 0.2)
-            res["compare"] = compare("compare", w, runnable, args.peers_dir, work, rounds,
-                                     timeout_s=60 + 30 * w.ideal_s, keep=args.keep)
-        if "large" in parts:
-            w = Workload(5000 if q else 50000, 512, 0.05)
-            big = [x for x in runnable if HARNESSES[x].peer is None or HARNESSES[x].peer in large_peers
-                   or x in large_peers]
-            res["large"] = compare("large", w, big, args.peers_dir, work, rounds, timeout_s=120 + 40 * w.ideal_s,
-                                   keep=args.keep)
-        if "instant" in parts:
-            w = Workload(2000 if q else 10000, 64, 0.0)
-            res["instant"] = compare("instant", w, runnable, args.peers_dir, work, rounds,
-                                     timeout_s=60 + 0.1 * w.n, keep=args.keep)
-        if "cache" in parts:
-            res["cache"] = bench_cache_report(work, 5000 if q else 100000, 64, timeout_s=3600)
-        if "memory" in parts:
-            sizes = [1000, 10000] if q else [1000, 100000] + ([1000000] if args.million else [])
-            res["memory"] = bench_memory(work, sizes, timeout_s=4 * 3600, keep=args.keep)
-    finally:
+
+    def save() -> None:
+        """Raw figures and tables so far: an interrupted or failed run still leaves what it measured."""
         res["machine"]["loadavg_end"] = os.getloadavg()
         res["elapsed_s"] = time.perf_counter() - start
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
+        if args.markdown:
+            args.markdown.write_text(report(res) + "\n", encoding="utf-8")
+
+    steps: list[tuple[str, Callable[[], Any]]] = []
+    w_compare = Workload(1000 if q else 5000, 64, 0.2)
+    steps.append(("compare", lambda: compare("compare", w_compare, runnable, args.peers_dir, work, rounds,
+                                             timeout_s=60 + 30 * w_compare.ideal_s, keep=args.keep)))
+    w_large = Workload(5000 if q else 50000, 512, 0.05)
+    big = [x for x in runnable if HARNESSES[x].peer is None or HARNESSES[x].peer in large_peers or x in large_peers]
+    steps.append(("large", lambda: compare("large", w_large, big, args.peers_dir, work, rounds,
+                                           timeout_s=120 + 40 * w_large.ideal_s, keep=args.keep)))
+    w_instant = Workload(2000 if q else 10000, 64, 0.0)
+    steps.append(("instant", lambda: compare("instant", w_instant, runnable, args.peers_dir, work, rounds,
+                                             timeout_s=120 + 0.1 * w_instant.n, keep=args.keep)))
+    steps.append(("cache", lambda: bench_cache_report(work, 5000 if q else 100000, 64, timeout_s=3600)))
+    sizes = [1000, 10000] if q else [1000, 100000] + ([1000000] if args.million else [])
+    steps.append(("memory", lambda: bench_memory(work, sizes, timeout_s=4 * 3600, keep=args.keep)))
+    try:
+        for name, step in steps:
+            if name in parts:
+                res[name] = step()
+                save()
+    finally:
+        save()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"(kept {work})", file=sys.stderr)
-    text = report(res)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
+    print(report(res))
     print(f"(raw results: {args.json})", file=sys.stderr)
     return 0
 
