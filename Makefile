@@ -3,21 +3,29 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUITE  ?= news
+# pip says nothing but errors (-qq): the demo's console is evalkit's. Set PIP_QUIET= to see pip's output.
+PIP_QUIET ?= -qq
+# Every extra the tests need: dev (pytest, RAGAS, the packaging test's build tools), train (torch, peft), and the
+# integrations tested against real local instances (MLflow store, W&B offline, a local Ray cluster).
+TEST_EXTRAS := dev,train,mlflow,wandb,ray
 
 .PHONY: demo install install-dev test demo-train clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "evalkit: creating the virtualenv $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install $(PIP_QUIET) --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	@echo "evalkit: installing evalkit into $(VENV) (the first time, pip compiles llama-cpp-python: ~8 min on 2 cores)"
+	@$(BIN)/pip install $(PIP_QUIET) -e .
 
 # torch is pinned and installed first: 2.13.0 is the local CPU wheel on this machine kind, while any other
 # torch spec would pull several GB of CUDA packages. It belongs to the `train` extra only.
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,train]'
+	@echo "evalkit: installing evalkit with the extras $(TEST_EXTRAS) into $(VENV)"
+	@$(BIN)/pip install $(PIP_QUIET) torch==2.13.0
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[$(TEST_EXTRAS)]'
 	@# The blind-packet browser test drives Debian's chromium through Playwright (never `playwright install`,
 	@# which downloads a browser build); install it when missing and we may (root with apt), else the test skips.
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -33,4 +41,4 @@ test: install-dev
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evalkit import finetune_metrics
@@ -67,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "suite's `attempts`, else 1)")
     run.add_argument("--batch", action="store_true", help="answer `mistral` models through Mistral's Batch API (one "
                                                           "job per model; failed lines are retried synchronously)")
+    run.add_argument("--data", action="append", metavar="[ID=]PATH",
+                     help="read a local copy instead of a Hugging Face data set: ID=PATH for the data set ID "
+                          "(e.g. cais/mmlu=medical_genetics_test.csv), or PATH for the suite's own data set; "
+                          "repeatable; wins over the config's [data] table")
     gate_command.add_run_options(run)
     log_command.add_run_options(run)
     gate_command.add_gate_parser(sub)
@@ -83,8 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the models that --models can name")
     models.add_argument("--config", type=Path)
     models.add_argument("--suite", help="include the models a suite defines (e.g. its demo adapter)")
+    models.add_argument("--verbose", action="store_true", help="also adapters, descriptions and defining files")
 
-    sub.add_parser("suites", help="list the available suites")
+    suites = sub.add_parser("suites", help="list the available suites")
+    suites.add_argument("--verbose", action="store_true", help="full descriptions and the suite files")
 
     demo = sub.add_parser("demo", help="the offline demo's fine-tuned adapters")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
@@ -115,12 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from evalkit.config import load_config
+    from evalkit.config import data_overrides, load_config
     from evalkit.runner import RunOptions, prepare
+    from evalkit.sources.hub import apply_overrides
     from evalkit.suite import load_suite
 
     suite = load_suite(args.suite)
     config = load_config(args.config)
+    suite = apply_overrides(suite, data_overrides(config, args.data))
     gate_command.prepare_run_gates(args, suite)
     trackers = log_command.prepare_run_log(args)
     options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
@@ -210,30 +219,70 @@ def _cmd_models(args: argparse.Namespace, console: Console) -> int:
 
     config = load_config(args.config)
     suite = load_suite(args.suite) if args.suite else None
+    models = sorted(known_models(config, suite).items())
+    if args.verbose:
+        # One block per model: everything its table defines that names a file or says what it is.
+        for name, (source, raw) in models:
+            console.print(f"[bold]{escape(name)}[/bold] {escape(str(raw.get('provider', '')))} "
+                          f"{escape(str(raw.get('model', '')))}, defined in {escape(source)}")
+            if raw.get("adapter"):
+                console.print(f"  adapter: {escape(str(raw['adapter']))}")
+            description = (raw.get("metadata") or {}).get("description")
+            if description:
+                console.print(f"  {escape(str(description))}")
+        return EXIT_OK
     table = Table(title="models")
-    for col in ("name", "provider", "model", "adapter", "defined in"):
-        table.add_column(col)
-    for name, (source, raw) in sorted(known_models(config, suite).items()):
-        table.add_row(name, str(raw.get("provider", "")), str(raw.get("model", "")), str(raw.get("adapter") or ""), source)
+    # Short columns that fit 80 characters; adapters, descriptions and file paths with --verbose.
+    for col in ("name", "provider", "model", "defined in"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    for name, (source, raw) in models:
+        table.add_row(escape(name), escape(str(raw.get("provider", ""))), escape(str(raw.get("model", ""))),
+                      escape(_short_source(source, config, suite)))
     console.print(table)
     if suite is None:
         console.print("Demo fine-tuned models (`ft`) are defined per suite: see `evalkit models --suite news`.")
+    console.print("Adapters, descriptions and files: `evalkit models --verbose`.")
     return EXIT_OK
+
+
+def _short_source(source: str, config, suite) -> str:
+    """Where a model is defined, in a few words: built-in, the suite's name, or the config file's name."""
+    if suite is not None and source == str(suite.path):
+        return f"suite {suite.name}"
+    if config.path is not None and source == str(config.path):
+        return config.path.name
+    return source
 
 
 def _cmd_suites(args: argparse.Namespace, console: Console) -> int:
     from evalkit.suite import available_suites, load_suite
 
-    table = Table(title="suites")
-    for col in ("name", "task", "description", "file"):
-        table.add_column(col)
+    rows: list[tuple[str, str, str, str]] = []
     for name, path in available_suites().items():
         try:
             s = load_suite(str(path))
-            table.add_row(name, s.task, s.description.strip().splitlines()[0] if s.description else "", str(path))
+            rows.append((name, s.task, escape(" ".join(s.description.split())), str(path)))
         except EvalkitError as exc:
-            table.add_row(name, "?", f"[red]invalid: {exc}[/red]", str(path))
+            rows.append((name, "?", f"[red]invalid: {escape(str(exc))}[/red]", str(path)))
+    if args.verbose:
+        # One block per suite: the whole description wrapped under its name, task and file.
+        for name, task, description, path in rows:
+            console.print(f"[bold]{name}[/bold] ({task}) {escape(path)}")
+            console.print(description, soft_wrap=False)
+            console.print()
+        return EXIT_OK
+    name_w = max((len(r[0]) for r in rows), default=4)
+    task_w = max((len(r[1]) for r in rows), default=4)
+    table = Table(title="suites")
+    # One line per suite: names and tasks whole, the description cut to the room left (13 = borders, padding).
+    table.add_column("name", no_wrap=True, min_width=name_w)
+    table.add_column("task", no_wrap=True, min_width=task_w)
+    table.add_column("description", no_wrap=True, overflow="ellipsis",
+                     max_width=max(12, console.width - name_w - task_w - 10))
+    for name, task, description, _ in rows:
+        table.add_row(name, task, description)
     console.print(table)
+    console.print("Full descriptions and suite files: `evalkit suites --verbose`.")
     return EXIT_OK
 
 

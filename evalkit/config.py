@@ -10,7 +10,7 @@ import fnmatch
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,6 +18,9 @@ from evalkit.errors import ConfigError
 from evalkit.model_spec import ModelSpec, Price
 from evalkit.suite import SuiteSpec
 from evalkit.user_errors import unknown_name, validation_error
+
+if TYPE_CHECKING:
+    from evalkit.sources.hub import DataOverrides
 
 CONFIG_FILE = "evalkit.toml"
 
@@ -55,6 +58,9 @@ class ProjectConfig(BaseModel):
     """Model name of the judge for tasks that need one (default: `mistral-large` with a key, else `base`)."""
     gates: dict[str, Any] | None = None
     """`[gates]` table: CI gate `rules` and settings (see docs/ci-gates.md); validated by evalkit.gating."""
+    data: dict[str, str] = Field(default_factory=dict)
+    """`[data]` table: local copies of public data sets, by Hugging Face id (`"cais/mmlu" = "mmlu/test.csv"`,
+    relative to this file), read instead of the hub by every suite over that data set (`--data` wins)."""
     path: Path | None = None
     """The file this was read from (None: no project config)."""
 
@@ -66,6 +72,14 @@ class ProjectConfig(BaseModel):
             if fnmatch.fnmatchcase(model_id, pattern):
                 return price
         return None
+
+
+def data_overrides(config: ProjectConfig, cli_values: Sequence[str] | None = None) -> DataOverrides:
+    """The data overrides of a run: `--data` values (relative to the working directory) over the `[data]`
+    table (relative to the config file)."""
+    from evalkit.sources.hub import parse_data_option
+
+    return parse_data_option(cli_values, config.data, config.path.parent if config.path else None)
 
 
 def load_config(path: Path | None = None) -> ProjectConfig:

@@ -1,4 +1,4 @@
-"""Read a suite's samples from a local JSONL/CSV file or a Hugging Face dataset."""
+"""Read a suite's samples: local JSONL/CSV files, Hugging Face datasets, and the sources of evalkit.sources."""
 
 from __future__ import annotations
 
@@ -94,25 +94,35 @@ def load_csv(path: Path, fields: Mapping[str, str], columns: Sequence[str] | Non
     return samples
 
 
-def load_hf(spec: DataSpec, base_dir: Path) -> list[Sample]:
-    """Samples from a Hugging Face dataset (from the hub, or its local cache when offline)."""
-    import datasets  # heavy; only suites that ask for it pay the import
-
-    kwargs = {}
-    if spec.data_files:
-        files = Path(spec.data_files)
-        kwargs["data_files"] = str(files if files.is_absolute() else base_dir / files)
-    try:
-        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split, **kwargs)
-    except Exception as exc:  # datasets raises many types; all mean "could not load"
-        raise DataError(f"Hugging Face dataset {spec.path!r} (config {spec.name!r}, split {spec.split!r}) "
-                        f"could not be loaded: {exc}") from None
-    where = f"{spec.path}[{spec.split}]"
-    samples = [_to_sample(row, spec.fields, f"{where} row {i}") for i, row in enumerate(ds)]
+def _rows_to_samples(rows: Iterable[Mapping[str, Any]], fields: Mapping[str, str], where: str) -> list[Sample]:
+    samples = [_to_sample(row, fields, f"{where} row {i}") for i, row in enumerate(rows)]
     if not samples:
         raise DataError(f"{where}: no samples")
     _check_unique(samples, where)
     return samples
+
+
+def load_hf(spec: DataSpec, base_dir: Path) -> list[Sample]:
+    """Samples from a Hugging Face dataset: the hub (call inside hub_session), a generic builder over local
+    `data_files`, or a local copy given by a data override (`copy_of` set; JSONL, CSV or Parquet)."""
+    from evalkit.sources.hub import load_hub_split, load_local_rows
+
+    if spec.copy_of:
+        path = Path(spec.path)
+        return _rows_to_samples(load_local_rows(path, what=f"local copy of {spec.copy_of!r}"), spec.fields, str(path))
+    if not spec.data_files:
+        return _rows_to_samples(load_hub_split(spec.path, spec.name, spec.split), spec.fields,
+                                f"{spec.path}[{spec.split}]")
+    import datasets  # heavy; only suites that ask for it pay the import
+
+    files = Path(spec.data_files)
+    try:
+        ds = datasets.load_dataset(spec.path, spec.name, split=spec.split,
+                                   data_files=str(files if files.is_absolute() else base_dir / files))
+    except Exception as exc:  # datasets raises many types; all mean "could not load"
+        raise DataError(f"Hugging Face dataset {spec.path!r} (config {spec.name!r}, split {spec.split!r}) "
+                        f"could not be loaded: {exc}") from None
+    return _rows_to_samples(ds, spec.fields, f"{spec.path}[{spec.split}]")
 
 
 def resolve_data_path(spec: DataSpec, base_dir: Path, path: str | None = None) -> Path:
@@ -135,18 +145,35 @@ class LoadedData:
 
 
 def load_data(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> LoadedData:
-    """Like `load_samples`, with the warnings of sources that skip invalid records instead of failing."""
+    """Like `load_samples`, with notes for the run's report: records a source skipped (invalid chat lines) and
+    where a hub data set was read from when not from the hub itself (the local cache, offline)."""
+    from evalkit.sources.hub import hub_dataset, hub_session
+
+    hub = hub_dataset(spec, base_dir, split_path=split_path)
+    if hub is None:
+        return _load_local(spec, base_dir, split_path)
+    with hub_session(hub, source=spec.source, config=spec.name, split=spec.split) as notes:
+        samples = _load_source(spec, base_dir, split_path, hub=True)
+    return LoadedData(samples, tuple(notes))
+
+
+def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
+    """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
+    return load_data(spec, base_dir, split_path=split_path).samples
+
+
+def _load_local(spec: DataSpec, base_dir: Path, split_path: str | None) -> LoadedData:
     if spec.source == "chat_jsonl":
         from evalkit.sources.chat_jsonl import load_chat_jsonl
 
         path = resolve_data_path(spec, base_dir, split_path)
         data = load_chat_jsonl(path)
         return LoadedData(list(data.samples), tuple(f"{path.name} {s} (skipped)" for s in data.skipped))
-    return LoadedData(load_samples(spec, base_dir, split_path=split_path))
+    return LoadedData(_load_source(spec, base_dir, split_path, hub=False))
 
 
-def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
-    """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
+def _load_source(spec: DataSpec, base_dir: Path, split_path: str | None, *, hub: bool) -> list[Sample]:
+    """The samples of one source; `hub`: `spec.path` is a hub id and the caller holds a hub_session."""
     if spec.source == "bsard":
         from evalkit.sources.bsard import load_bsard  # joins two tables; imported only by suites that use it
 
@@ -154,13 +181,15 @@ def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = Non
     if spec.source == "eurlex":
         from evalkit.sources.eurlex import load_eurlex  # pairs two languages of one act; only its suites pay
 
-        return load_eurlex(spec, base_dir, split_path=split_path)
-    if spec.source == "pubmedqa":
-        from evalkit.sources.pubmedqa import load_pubmedqa
+        return load_eurlex(spec, base_dir, split_path=split_path, hub=hub)
+    if spec.source == "mmlu":
+        from evalkit.sources.mmlu import load_mmlu
 
-        return load_pubmedqa(resolve_data_path(spec, base_dir, split_path))
-    if spec.source == "chat_jsonl":
-        return load_data(spec, base_dir, split_path=split_path).samples
+        return load_mmlu(spec, base_dir, split_path=split_path, hub=hub)
+    if spec.source == "pubmedqa":
+        from evalkit.sources.pubmedqa import read_pubmedqa
+
+        return read_pubmedqa(spec, base_dir, split_path=split_path, hub=hub)
     if spec.source == "hf" and split_path is None:
         return load_hf(spec, base_dir)
     path = resolve_data_path(spec, base_dir, split_path)

@@ -23,14 +23,17 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     """Where a suite's samples come from."""
 
-    source: Literal["jsonl", "csv", "hf", "bsard", "pubmedqa", "chat_jsonl", "eurlex"] = "jsonl"
-    """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`; `bsard`: BSARD questions
-    joined with their articles (evalkit.sources.bsard; `fields` does not apply); `pubmedqa`: PubMedQA's JSON
-    keyed by PMID (evalkit.sources.pubmedqa); `chat_jsonl`: a fine-tuning file in Mistral's chat format, the last
-    assistant message being the reference (evalkit.sources.chat_jsonl)."""
+    source: Literal["jsonl", "csv", "hf", "mmlu", "bsard", "pubmedqa", "chat_jsonl", "eurlex"] = "jsonl"
+    """`jsonl`/`csv`: a local file; `hf`: a Hugging Face dataset through `datasets`; `mmlu`: MMLU questions
+    (evalkit.sources.mmlu: the hub's `cais/mmlu` or the original CSV); `bsard`: BSARD questions joined with their
+    articles (evalkit.sources.bsard; `fields` does not apply); `pubmedqa`: PubMedQA PQA-L
+    (evalkit.sources.pubmedqa: the hub's `qiaojin/PubMedQA` or the original JSON keyed by PMID); `chat_jsonl`: a
+    fine-tuning file in Mistral's chat format, the last assistant message being the reference
+    (evalkit.sources.chat_jsonl); `eurlex`: Multi-EURLEX acts paired across two languages."""
     path: str
-    """Local file (relative to the suite file) or Hugging Face dataset name (for `bsard`: the hub name, or a
-    local folder laid out like the hub repository)."""
+    """A local file or folder, relative to the suite file; or, for the sources that read the Hugging Face hub
+    (`hf`, `mmlu`, `pubmedqa`, `eurlex`, `bsard`), the data set's hub id (`owner/name`). A hub data set can be
+    replaced by a local copy without editing the suite: `--data ID=PATH`, or `[data]` in evalkit.toml."""
     name: str | None = None
     """Hugging Face config name."""
     split: str = "test"
@@ -47,6 +50,9 @@ class DataSpec(_Strict):
     columns: list[str] | None = None
     """For a CSV without a header row: the names of its columns, in order (e.g. MMLU's question, A, B, C, D,
     answer). Every row must then have exactly this many values; without an id column, ids are `line-N`."""
+    copy_of: str | None = None
+    """Set by a data override (`--data`, `[data]` in evalkit.toml): the data set (hub id, or the suite's own
+    path) that the local `path` stands for. Kept in the run's suite.json."""
 
 
 class PromptSpec(_Strict):
@@ -116,7 +122,8 @@ class SuiteSpec(_Strict):
 
 
 def benchmark_dirs() -> list[Path]:
-    """Folders searched for suites by name: $EVALKIT_BENCHMARKS, ./benchmarks, then the bundled ones."""
+    """Folders searched for suites by name, first match wins: $EVALKIT_BENCHMARKS, ./benchmarks, then the
+    suites bundled with the package (evalkit.resources)."""
     return search_dirs("EVALKIT_BENCHMARKS", "benchmarks")
 
 

@@ -2,13 +2,16 @@
 
 The fast tests point the suites' `base` and `ft` at FakeLLMServer through an evalkit.toml (a project config wins
 over a suite's own model definitions), so they exercise the real suite files, data, prompts, tasks and reports.
-The real data sets live in ../shared/data beside the repository; tests that need them skip when it is absent.
+The suites over public data sets read them from the Hugging Face hub; these tests give them the copies in
+../shared/data beside the repository through the data override a user without network would use (`--data`,
+or `[data]` in evalkit.toml), and skip when that folder is absent.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -115,16 +118,27 @@ def test_mcq_with_three_attempts(fake: FakeLLMServer) -> None:
     assert doc["comparisons"]["ft"]["majority_accuracy"]["test"] == "mcnemar-exact"
 
 
+MMLU_CSV = SHARED / "mmlu" / "medical_genetics_test.csv"
+PUBMEDQA_JSON = SHARED / "pubmedqa" / "ori_pqal.json"
+
+
 @needs_shared
 def test_mmlu_genetics_on_the_shared_csv(fake: FakeLLMServer) -> None:
-    run_dir = run("run", "mmlu-genetics", "--models", "base,ft", "--attempts", "3", "--limit", "20", "--quiet")
+    run_dir = run("run", "mmlu-genetics", "--models", "base,ft", "--attempts", "3", "--limit", "20", "--quiet",
+                  "--data", f"cais/mmlu={MMLU_CSV}")
     assert metrics(run_dir, "ft")["accuracy"] == 1.0 and metrics(run_dir, "ft")["n"] == 20
     samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
-    assert samples[0]["id"] == "line-1" and samples[0]["input"].startswith("In a Robertsonian translocation")
+    assert samples[0]["id"] == "test-001" and samples[0]["input"].startswith("In a Robertsonian translocation")
+    assert samples[0]["fields"]["options"][1] == "centromeres." and samples[0]["target"] == "B"
+    suite = json.loads((run_dir / "suite.json").read_text())
+    assert suite["data"]["copy_of"] == "cais/mmlu" and suite["data"]["path"] == str(MMLU_CSV.resolve())
 
 
 @needs_shared
-def test_pubmedqa_on_the_shared_json(fake: FakeLLMServer) -> None:
+def test_pubmedqa_on_the_shared_json_through_the_config(fake: FakeLLMServer, tmp_path: Path) -> None:
+    # The [data] table: paths relative to evalkit.toml; no --data on the command line.
+    with (tmp_path / "evalkit.toml").open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[data]\n"qiaojin/PubMedQA" = "{os.path.relpath(PUBMEDQA_JSON, tmp_path)}"\n')
     run_dir = run("run", "pubmedqa", "--models", "base,ft", "--limit", "15", "--quiet")
     assert metrics(run_dir, "ft")["accuracy"] == 1.0
     # Calls run concurrently, so requests arrive in any order: find the first sample's prompt among them.
@@ -132,17 +146,28 @@ def test_pubmedqa_on_the_shared_json(fake: FakeLLMServer) -> None:
     assert len(prompts) == 15 and all(p.endswith("C. maybe\nAnswer:") for p in prompts)
     prompt = next(p for p in prompts if p.startswith("Context: Programmed cell death"))
     assert "LONG_ANSWER" not in prompt and "first report of mitochondria" not in prompt  # the conclusion is hidden
+    assert json.loads((run_dir / "samples.jsonl").read_text().splitlines()[0])["id"] == "21645374"
 
 
-def test_missing_shared_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    suite_dir = tmp_path / "repo" / "benchmarks" / "mmlu-genetics"
-    suite_dir.mkdir(parents=True)
-    (suite_dir / "suite.yaml").write_text((REPO / "benchmarks/mmlu-genetics/suite.yaml").read_text())
-    monkeypatch.chdir(tmp_path)
-    err = user_error(["run", str(suite_dir / "suite.yaml"), "--models", "base"], capsys)
-    assert "data file not found:" in err and "shared/data/mmlu/medical_genetics_test.csv" in err
-    assert "relative to the suite folder" in err
+@pytest.mark.parametrize(("suite", "dataset"), [("mmlu-genetics", "cais/mmlu"), ("pubmedqa", "qiaojin/PubMedQA")])
+def test_offline_without_a_local_copy_is_one_line_before_any_call(
+        fake: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        suite: str, dataset: str) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    err = user_error(["run", suite, "--models", "base,ft"], capsys)
+    assert f"Hugging Face dataset {dataset!r}" in err and "HF_HUB_OFFLINE is set" in err
+    assert f"`--data {dataset}=PATH`" in err and f'[data] "{dataset}" = "PATH"' in err
+    assert fake.call_count == 0 and not (tmp_path / "reports").exists()
+
+
+def test_a_data_override_for_another_data_set_is_an_error(fake: FakeLLMServer,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    err = user_error(["run", "mmlu-genetics", "--models", "base", "--data", "qiaojin/PubMedQA=x.json"], capsys)
+    assert "reads 'cais/mmlu', not that data set" in err and "--data cais/mmlu=PATH" in err
+    err = user_error(["run", "mmlu-genetics", "--models", "base", "--data", "cais/mmlu=missing.csv"], capsys)
+    assert "missing.csv does not exist" in err and "MMLU's original CSV" in err
+    assert fake.call_count == 0
 
 
 def test_tone_then_a_blind_human_packet(fake: FakeLLMServer, tmp_path: Path) -> None:
@@ -187,7 +212,9 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_offline_embedded_models(offline: Path, suite: str, extra: list[str]) -> None:
     if suite != "mcq" and not SHARED.is_dir():
         pytest.skip("../shared/data is not beside the repo")
-    run_dir = run("run", suite, "--models", "base,ft", "--limit", "4", "--quiet", *extra)
+    copies = {"mmlu-genetics": ["--data", f"cais/mmlu={MMLU_CSV}"],
+              "pubmedqa": ["--data", f"qiaojin/PubMedQA={PUBMEDQA_JSON}"]}
+    run_dir = run("run", suite, "--models", "base,ft", "--limit", "4", "--quiet", *extra, *copies.get(suite, []))
     for model in ("base", "ft"):
         m = metrics(run_dir, model)
         assert m["n"] == 4 and m["failed"] == 0 and 0.0 <= m["accuracy"] <= 1.0

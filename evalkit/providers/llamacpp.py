@@ -3,18 +3,24 @@
 `spec.model` is the alias `gemma3-270m` (the embedded base model, see evalkit.embedded_model) or a path to a
 .gguf file; `spec.adapter` an optional GGUF LoRA adapter. The model is loaded on the first call. A llama
 context is not thread-safe, so every call runs in a worker thread while holding one lock.
+
+llama.cpp logs through a callback (loading details, `llama_kv_cache_iswa: ...`, `cannot use buft 'CPU_REPACK'`
+for LoRA tensors): none of it is evalkit's to show, so every line goes to a log file (log_file(): the run
+directory's `llama.log` once the runner calls set_log_file, else `llama.log` in the cache folder), and its path
+appears only in the message of a load or generation that failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import json
 import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from evalkit.embedded_model import EMBEDDED_BASE_ALIAS, embedded_base_gguf
 from evalkit.errors import ConfigError, MissingDependencyError, ProviderError
@@ -23,7 +29,10 @@ from evalkit.providers._http import label
 from evalkit.providers.base import Provider, StreamChunk
 from evalkit.records import ProviderResponse, Request, Usage
 
-__all__ = ["LlamaCppProvider"]
+__all__ = ["LOG_FILE_ENV", "LlamaCppProvider", "log_file", "set_log_file"]
+
+LOG_FILE_ENV = "EVALKIT_LLAMA_LOG"
+"""Environment variable naming llama.cpp's log file when no run has set one (set_log_file wins over it)."""
 
 _OPTIONS = {"n_ctx": int, "n_threads": int, "seed": int, "chat_format": str}
 _NOT_IN_ANSWER = ("n_threads",)
@@ -39,6 +48,81 @@ def file_identity(path: Path) -> str:
     if st.st_size > _HASHED_UP_TO:
         return f"{path.name}:{st.st_size}:{int(st.st_mtime)}"
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# llama.cpp's log: to a file, never the console
+
+_log_lock = threading.Lock()
+_log_path: Path | None = None
+_log_handle: tuple[Path, IO[bytes]] | None = None
+_log_callback: Any = None
+"""The installed ctypes callback; kept referenced for as long as llama.cpp may call it."""
+_LOG_INFO, _LOG_CONT = 2, 5
+"""ggml's log levels (ggml.h: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line). Debug lines
+(tokenizer tables, some 1,300 per model load) are left out of the file; the rest is what explains a failure."""
+_last_level = _LOG_INFO
+
+
+def set_log_file(path: Path | None) -> None:
+    """Write llama.cpp's log lines to `path` (appended; created on the first line) from now on, e.g. the run
+    directory's `llama.log`; None goes back to the default (log_file)."""
+    global _log_path, _log_handle
+    with _log_lock:
+        _log_path = path
+        if _log_handle is not None:
+            _log_handle[1].close()
+            _log_handle = None
+
+
+def log_file() -> Path:
+    """Where llama.cpp's log lines go now: set_log_file's path, else $EVALKIT_LLAMA_LOG, else `llama.log` in the
+    cache folder ($EVALKIT_CACHE_DIR or ~/.cache/evalkit)."""
+    if _log_path is not None:
+        return _log_path
+    from evalkit.cache import default_cache_dir
+
+    return Path(os.environ.get(LOG_FILE_ENV) or default_cache_dir() / "llama.log")
+
+
+def _write_log(text: bytes) -> None:
+    global _log_handle
+    with _log_lock:
+        path = _log_path if _log_path is not None else log_file()
+        if _log_handle is None or _log_handle[0] != path:
+            if _log_handle is not None:
+                _log_handle[1].close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _log_handle = (path, path.open("ab"))
+        _log_handle[1].write(text)
+        _log_handle[1].flush()
+
+
+def _route_log(llama_cpp: Any) -> None:
+    """Replace llama-cpp-python's log callback (which prints to stderr: its level table is older than
+    llama.cpp's, so warnings pass its `verbose=False` filter) with one that writes to log_file()."""
+    global _log_callback
+    with _log_lock:
+        if _log_callback is not None:
+            return
+
+        @llama_cpp.llama_log_callback
+        def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            global _last_level
+            try:
+                _last_level = _last_level if level == _LOG_CONT else level
+                if _last_level >= _LOG_INFO:
+                    _write_log(text or b"")
+            except Exception:  # noqa: BLE001 - a C callback must not raise; a lost log line is acceptable
+                pass
+
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+        _log_callback = callback
+
+
+def _with_log(message: str) -> str:
+    """A failure message pointing at llama.cpp's own account of it."""
+    return f"{message} (llama.cpp's log: {log_file()})"
 
 
 class LlamaCppProvider(Provider):
@@ -75,6 +159,7 @@ class LlamaCppProvider(Provider):
         except ImportError as exc:
             raise MissingDependencyError("llama-cpp-python", f"{label(spec)} (provider 'llamacpp')") from exc
         self._llama_cpp = llama_cpp
+        _route_log(llama_cpp)
         self.model_path = self._resolve_model(spec)
         self.adapter_path: Path | None = None
         if spec.adapter:
@@ -162,8 +247,8 @@ class LlamaCppProvider(Provider):
                 parts.append(text or "")
                 put(StreamChunk(text=text or "", finish_reason=choice.get("finish_reason")))
         except Exception as exc:  # noqa: BLE001 - e.g. a prompt longer than n_ctx: retrying cannot help
-            raise ProviderError(f"{label(self.spec)}: llama.cpp generation failed: {type(exc).__name__}: "
-                                f"{exc}", retryable=False) from exc
+            raise ProviderError(_with_log(f"{label(self.spec)}: llama.cpp generation failed: "
+                                          f"{type(exc).__name__}: {exc}"), retryable=False) from exc
         completion = len(llm.tokenize("".join(parts).encode("utf-8"), add_bos=False, special=True))
         prompt = None
         if not chat:
@@ -205,7 +290,7 @@ class LlamaCppProvider(Provider):
                 self._llm = self._llama_cpp.Llama(**kwargs)
             except Exception as exc:  # noqa: BLE001 - a corrupt file fails the same way every time
                 what = f"{self.model_path}" + (f" with adapter {self.adapter_path}" if self.adapter_path else "")
-                raise ProviderError(f"{label(self.spec)}: llama.cpp could not load {what}: {exc}",
+                raise ProviderError(_with_log(f"{label(self.spec)}: llama.cpp could not load {what}: {exc}"),
                                     retryable=False) from exc
             metadata = self._llm.metadata or {}
             # Without a template in the GGUF, llama-cpp-python falls back to the llama-2 format, which a Gemma
@@ -226,8 +311,8 @@ class LlamaCppProvider(Provider):
                     result = llm.create_completion(**self._completion_kwargs(request))
                     text = result["choices"][0].get("text")
             except Exception as exc:  # noqa: BLE001 - e.g. a prompt longer than n_ctx: retrying cannot help
-                raise ProviderError(f"{label(self.spec)}: llama.cpp generation failed: {type(exc).__name__}: "
-                                    f"{exc}", retryable=False) from exc
+                raise ProviderError(_with_log(f"{label(self.spec)}: llama.cpp generation failed: "
+                                              f"{type(exc).__name__}: {exc}"), retryable=False) from exc
         usage = result.get("usage") or {}
         return ProviderResponse(
             text=text or "",

@@ -17,8 +17,9 @@ or `labels`. A suite selects it with `data.source: eurlex` (see benchmarks/eurle
     glossary                    a glossary CSV (evalkit.metrics.terminology), relative to the suite file
     require_glossary_term       keep only segments whose source contains a glossary term (default false)
 
-Local files in the same row schema (JSONL) are read through the same `datasets` path with `data_files`, so the
-pairing logic tested on them is the one the hub data goes through.
+Local files in the same row schema (JSONL or Parquet: `data_files`, or a data override such as
+`--data coastalcph/multi_eurlex=test.jsonl`) are read through `datasets`' own builders, so the pairing logic
+tested on them is the one the hub data goes through.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evalkit.errors import ConfigError, DataError
 from evalkit.metrics.terminology import GlossaryEntry, contains_term, load_glossary
 from evalkit.records import Sample
+from evalkit.sources.hub import load_hub_split, load_local_rows
 from evalkit.suite import DataSpec
 
 __all__ = ["EurlexOptions", "EurlexStats", "eurlex_pairs", "load_eurlex"]
@@ -139,27 +141,20 @@ def _options(spec: DataSpec, where: str) -> EurlexOptions:
                           f"{', '.join(EurlexOptions.model_fields)})") from None
 
 
-def _rows(spec: DataSpec, base_dir: Path, split_path: str | None) -> Iterable[Mapping[str, Any]]:
-    import datasets  # heavy; only suites that read Multi-EURLEX pay the import
-
-    if split_path is not None or spec.data_files:
-        files = Path(split_path or spec.data_files or "")
-        files = files if files.is_absolute() else base_dir / files
-        if not files.exists():
-            raise DataError(f"eurlex data file not found: {files}")
-        args: tuple[Any, ...] = ("json",)
-        kwargs: dict[str, Any] = {"data_files": str(files), "split": "train"}
-    else:
-        args = (spec.path, spec.name or HUB_CONFIG)
-        kwargs = {"split": spec.split}
-    try:
-        return datasets.load_dataset(*args, **kwargs)
-    except Exception as exc:  # datasets raises many types; all mean "could not load"
-        raise DataError(f"Multi-EURLEX {args} ({kwargs}) could not be loaded: {exc}") from None
+def _rows(spec: DataSpec, base_dir: Path, split_path: str | None, hub: bool) -> Iterable[Mapping[str, Any]]:
+    if hub:
+        return load_hub_split(spec.path, spec.name or HUB_CONFIG, spec.split)
+    given = Path(split_path or spec.data_files or spec.path).expanduser()
+    files = given if given.is_absolute() else base_dir / given
+    if not files.exists():
+        raise DataError(f"eurlex data file not found: {files}")
+    return load_local_rows(files, what="Multi-EURLEX in the hub's all_languages schema")
 
 
-def load_eurlex(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
-    """The translation samples of an eurlex suite (hub data, or local JSONL in the hub's row schema)."""
+def load_eurlex(spec: DataSpec, base_dir: Path, *, split_path: str | None = None, hub: bool) -> list[Sample]:
+    """The translation samples of an eurlex suite: from the hub (`hub=True`: `spec.path` is the hub id), or from
+    a local JSONL/Parquet file in the hub's row schema (`data_files`, `split_path` or `path`, relative to the
+    suite folder)."""
     where = f"{base_dir / 'suite'}"
     options = _options(spec, where)
     glossary: tuple[GlossaryEntry, ...] = ()
@@ -168,7 +163,7 @@ def load_eurlex(spec: DataSpec, base_dir: Path, *, split_path: str | None = None
         glossary = load_glossary(path if path.is_absolute() else base_dir / path)
     if options.require_glossary_term and not glossary:
         raise ConfigError(f"{where}: data.options.require_glossary_term needs data.options.glossary")
-    samples, stats = eurlex_pairs(_rows(spec, base_dir, split_path), options, glossary)
+    samples, stats = eurlex_pairs(_rows(spec, base_dir, split_path, hub), options, glossary)
     if not samples:
         raise DataError(f"Multi-EURLEX {spec.path}: no {options.source_lang}->{options.target_lang} pair left of "
                         f"{stats.documents} acts ({stats.missing_language} without both languages, "
