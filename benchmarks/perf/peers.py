@@ -88,28 +88,33 @@ def _run(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         raise RuntimeError(f"install step failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
 
 
-def _stamped(folder: Path, spec: str, exe: Path) -> bool:
+def _installed(folder: Path, spec: str, exe: Path, steps: Callable[[Path], None]) -> Path:
+    """`exe`, after running `steps(log)` in an emptied `folder` unless its stamp already names `spec`.
+
+    The stamp is written last, so an install that failed halfway is redone from scratch next time.
+    """
     stamp = folder / ".installed"
-    return exe.exists() and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == spec
+    if exe.exists() and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == spec:
+        return exe
+    _log(f"installing {spec} into {folder} (once)")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    steps(folder / "install.log")
+    stamp.write_text(spec + "\n", encoding="utf-8")
+    return exe
 
 
 def _python_venv(folder: Path, specs: list[str], exe_name: str) -> Path:
     """A venv in `folder`/venv holding `specs`; returns its `exe_name` console script."""
-    exe = folder / "venv" / "bin" / exe_name
-    stamp = " ".join(specs)
-    if _stamped(folder, stamp, exe):
-        return exe
-    _log(f"installing {stamp} into {folder}/venv (once)")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    log = folder / "install.log"
-    # The base interpreter, not evalkit's venv: a venv made from a venv's python links to the same base anyway.
-    base = getattr(sys, "_base_executable", sys.executable)
-    _run([base, "-m", "venv", str(folder / "venv")], log)
-    _run([str(folder / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet", *specs], log)
-    (folder / ".installed").write_text(stamp + "\n", encoding="utf-8")
-    return exe
+    python = folder / "venv" / "bin" / "python"
+
+    def steps(log: Path) -> None:
+        # The base interpreter, not evalkit's venv: a venv made from a venv's python links to the same base anyway.
+        _run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(folder / "venv")], log)
+        _run([str(python), "-m", "pip", "install", "--quiet", *specs], log)
+
+    return _installed(folder, " ".join(specs), folder / "venv" / "bin" / exe_name, steps)
 
 
 def node_exe(peers: Path) -> Path:
@@ -122,22 +127,17 @@ def _node_env(peers: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{node_exe(peers).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def _node(peers: Path) -> Path:
-    folder = peers / "node"
-    exe = node_exe(peers)
-    if _stamped(folder, NODE_SPEC, exe):
-        return exe
-    _log(f"installing {NODE_SPEC} into {folder} (once)")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    npm = shutil.which("npm")
+def _npm(path: str | None = None) -> str:
+    npm = shutil.which("npm", path=path)
     if npm is None:
         raise RuntimeError("npm is needed to install Node 22 and promptfoo (Debian: apt-get install npm)")
-    _run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(folder), NODE_SPEC],
-         folder / "install.log")
-    (folder / ".installed").write_text(NODE_SPEC + "\n", encoding="utf-8")
-    return exe
+    return npm
+
+
+def _node(peers: Path) -> Path:
+    folder = peers / "node"
+    return _installed(folder, NODE_SPEC, node_exe(peers), lambda log: _run(
+        [_npm(), "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(folder), NODE_SPEC], log))
 
 
 def promptfoo_entry(peers: Path) -> Path:
@@ -146,24 +146,14 @@ def promptfoo_entry(peers: Path) -> Path:
 
 
 def _promptfoo(peers: Path) -> Path:
-    folder = peers / "promptfoo"
-    bin_link = folder / "node_modules" / ".bin" / "promptfoo"
-    if _stamped(folder, PROMPTFOO_SPEC, bin_link):
-        return bin_link
     _node(peers)
-    _log(f"installing {PROMPTFOO_SPEC} into {folder} with Node 22 (once)")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    npm = shutil.which("npm", path=_node_env(peers)["PATH"])
-    assert npm is not None
+    folder = peers / "promptfoo"
     env = _node_env(peers)
     # Native addons must build against the Node that runs them, not the system's headers (~/.npmrc nodedir).
     env["npm_config_nodedir"] = str(node_exe(peers).parent.parent)
-    _run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder), PROMPTFOO_SPEC], folder / "install.log",
-         env=env)
-    (folder / ".installed").write_text(PROMPTFOO_SPEC + "\n", encoding="utf-8")
-    return bin_link
+    return _installed(folder, PROMPTFOO_SPEC, folder / "node_modules" / ".bin" / "promptfoo", lambda log: _run(
+        [_npm(env["PATH"]), "install", "--no-audit", "--no-fund", "--prefix", str(folder), PROMPTFOO_SPEC], log,
+        env=env))
 
 
 def install(peers: Path, which: list[str]) -> dict[str, str]:

@@ -196,3 +196,37 @@ def test_compare_table_ratios_and_failures():
     assert "1.50 ×" in rows["lm-eval 0.4.13"]
     assert "0/1" in rows["promptfoo 0.123.1"] and "failed" in rows["promptfoo 0.123.1"]
     assert "sent 99 requests, not 100" in text
+
+
+def test_peer_install_is_idempotent_and_follows_the_pinned_spec(tmp_path):
+    calls = []
+
+    def steps(log: Path) -> None:
+        calls.append(log)
+        (tmp_path / "peer" / "bin").mkdir(parents=True)
+        (tmp_path / "peer" / "bin" / "tool").write_text("#!/bin/sh\n")
+
+    exe = tmp_path / "peer" / "bin" / "tool"
+    assert peers._installed(tmp_path / "peer", "tool==1.0", exe, steps) == exe
+    assert peers._installed(tmp_path / "peer", "tool==1.0", exe, steps) == exe
+    assert len(calls) == 1  # the stamp matched: nothing reinstalled
+    peers._installed(tmp_path / "peer", "tool==2.0", exe, steps)
+    assert len(calls) == 2  # a new pin: the folder is emptied and installed again
+    assert (tmp_path / "peer" / ".installed").read_text().strip() == "tool==2.0"
+
+
+def test_failed_peer_install_is_redone_next_time(tmp_path):
+    def broken(log: Path) -> None:
+        (tmp_path / "peer" / "half-installed").write_text("x")
+        raise RuntimeError("network went away")
+
+    exe = tmp_path / "peer" / "tool"
+    with pytest.raises(RuntimeError):
+        peers._installed(tmp_path / "peer", "tool==1.0", exe, broken)
+    assert not (tmp_path / "peer" / ".installed").exists()  # no stamp: the next call starts over
+
+    def good(log: Path) -> None:
+        assert not (tmp_path / "peer" / "half-installed").exists()  # emptied first
+        exe.write_text("ok")
+
+    assert peers._installed(tmp_path / "peer", "tool==1.0", exe, good) == exe
