@@ -15,8 +15,8 @@ Modes:
 - `--batch`: before the stream, each batch-capable model's uncached requests (rendered by streaming over the
   samples) go to one batch job, whose answers land in the cache; the stream then serves them from the cache,
   counted as fresh answers, not cache hits.
-- Interrupt or crash: what finished stays in generations.jsonl (flushed within evalkit.store.FLUSH_INTERVAL_S)
-  and in the cache, so the same command resumes.
+- Interrupt or crash: what finished stays in generations.jsonl (flushed as each call completes) and in the
+  cache, so the same command resumes.
 
 Seams for other issues (documented in docs/architecture.md):
 - `RunOptions.schedule` (evalkit.schedule.ItemSchedule): the items drawn, their order, batches of N and a
@@ -39,6 +39,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
+import jinja2.meta
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -194,12 +196,32 @@ class PromptRenderer:
             profile, prompt_spec = suite.prompt_for(spec.name, spec.prompt)
             self.profile_of[spec.name] = profile
             self.profiles[profile] = (prompt_spec, f"{suite.path}: prompts.{profile}")
+        self._needed: frozenset[str] | None = None
+        self._task_vars: frozenset[str] = frozenset()
 
     def render(self, sample: Sample) -> dict[str, Prompt]:
         """Model name -> its prompt for `sample`."""
         task_vars = self.task.prompt_vars(sample)
         rendered = {p: render_prompt(spec, sample, task_vars, where=where) for p, (spec, where) in self.profiles.items()}
         return {m: rendered[p] for m, p in self.profile_of.items()}
+
+    def check(self, sample: Sample) -> None:
+        """ConfigError (as rendering would raise it) when a template cannot be rendered for `sample`, without
+        rendering every sample: the first one is rendered, the others checked for the variables the templates
+        use (a sample lacking a field a template names is rendered, so the error is the renderer's own)."""
+        if self._needed is None:
+            self.render(sample)
+            env = jinja2.Environment()
+            needed: set[str] = set()
+            for spec, _ in self.profiles.values():
+                for source in (spec.template, spec.system):
+                    if source:
+                        needed |= jinja2.meta.find_undeclared_variables(env.parse(source))
+            self._needed = frozenset(needed)
+            self._task_vars = frozenset(self.task.prompt_vars(sample))
+            return
+        if not self._needed <= (sample.fields.keys() | self._task_vars | {"id", "input"}):
+            self.render(sample)
 
 
 def build_prompts(suite: SuiteSpec, task: Task, specs: Sequence[ModelSpec],
@@ -279,6 +301,7 @@ class Runner:
             self.specs = [s.model_copy(update={"concurrency": self.policy.concurrency}) for s in self.specs]
         self.judge_spec = judge if self.task.needs_judge else None
         self.executor: GenerationExecutor = options.executor or InProcessExecutor()
+        self.renderer = PromptRenderer(suite, self.task, self.specs)
         self.store: RunStore | None = None
         self.info: RunInfo | None = None
         self._fresh: dict[str, set[str]] = {}
@@ -310,6 +333,7 @@ class Runner:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 count = 0
                 for s in source:
+                    self.renderer.check(s)  # a template error is one line before any call, with no run left
                     fh.write(s.model_dump_json() + "\n")
                     count += 1
             order = self.options.schedule.order
@@ -354,7 +378,6 @@ class Runner:
             samples = RecordFile(staged.path, Sample)
             self.task.check_samples(samples, staged.where)
             self.params = params = self._params()
-            self.renderer = PromptRenderer(self.suite, self.task, self.specs)
             cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache and self.policy.use_cache else None
             pool = self._models(cache, (s.id for s in samples))
         except BaseException:
@@ -495,7 +518,7 @@ class Runner:
         else:
             scored = ordered_stream(lambda s: self._item(models, s, ctx), batch, window)
         async for result in scored:
-            self.store.append(RESULTS_FILE, result)
+            self.store.append(RESULTS_FILE, result, flush=False)
             count += 1
             if keep:
                 kept.append(result)

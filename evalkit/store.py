@@ -4,7 +4,7 @@ Layout (documented in docs/run-directory.md):
     run.json            RunInfo; `status` is `running` until the very end, so a crashed run never looks complete
     suite.json          the resolved suite
     samples.jsonl       the samples, in run order
-    generations.jsonl   one Generation per line, appended as each call completes
+    generations.jsonl   one Generation per line, appended and flushed as each call completes
     results.jsonl       one SampleResult per line, in sample order: line i is the result of samples.jsonl line i
     summary.json        the TaskSummary (metrics and comparisons)
     report.html, summary.md, results.json, report-items/   the rendered report
@@ -39,9 +39,7 @@ RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 
 FLUSH_INTERVAL_S = 0.2
-"""Appended records reach the file at most this long after they were written (and at every close): a crash
-loses at most that much of generations.jsonl, and those calls are in the response cache already, so a re-run
-does not repeat them. Flushing every record cost a system call per call (2 million at a million items)."""
+"""Records appended without a flush (results.jsonl) reach the file at most this long after (and at close)."""
 
 
 def new_run_dir(out_root: Path, suite: str) -> Path:
@@ -186,14 +184,17 @@ class RunStore:
             raise
         return count
 
-    def append(self, name: str, record: BaseModel) -> None:
-        """Append one record; it reaches the file within FLUSH_INTERVAL_S (and at `flush`/`close`)."""
+    def append(self, name: str, record: BaseModel, *, flush: bool = True) -> None:
+        """Append one record and flush, so a crash loses at most the calls still in flight. With `flush=False`
+        the record reaches the file within FLUSH_INTERVAL_S (and at `flush`/`close`): for records a re-run
+        rebuilds anyway (results.jsonl), where a system call per record is all cost and no safety."""
         fh = self._appenders.get(name)
         if fh is None:
             fh = self._appenders[name] = (self.path / name).open("a", encoding="utf-8")
         fh.write(record.model_dump_json() + "\n")
-        now = time.monotonic()
-        if now - self._flushed >= FLUSH_INTERVAL_S:
+        if flush:
+            fh.flush()
+        elif time.monotonic() - self._flushed >= FLUSH_INTERVAL_S:
             self.flush()
 
     def flush(self) -> None:
@@ -255,7 +256,13 @@ class RunStore:
         """The task summary."""
         path = self.path / SUMMARY_FILE
         if not path.is_file():
-            raise DataError(f"{path}: missing; the run did not reach scoring (status in {RUN_FILE})")
+            try:
+                status = f"the run is '{self.read_info().status}' and"
+            except DataError:
+                status = "the run"
+            raise DataError(f"{path}: missing; {status} did not reach scoring, so there is no report to render. "
+                            f"Run the same `evalkit run` command again: it resumes from the cache and writes a "
+                            f"complete run.")
         return TaskSummary.model_validate_json(path.read_text(encoding="utf-8"))
 
     def read_run(self) -> RunResult:

@@ -5,6 +5,7 @@ Both the HTML and the Markdown report render this same view, so they can never d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,15 +90,16 @@ def direction(c: Comparison, higher_is_better: bool | None) -> Direction:
     return "better" if (delta > 0) == higher_is_better else "worse"
 
 
-def build_headline(run: RunResult, metrics: dict[str, dict[str, MetricValue]] | None = None) -> Headline:
+def build_headline(run: RunResult, metrics: dict[str, dict[str, MetricValue]] | None = None,
+                   models: Sequence[str] | None = None) -> Headline:
     """The headline table of `run`: task metrics first, then operational ones.
 
     A comparison of a quantity that is not itself a metric (`latency_p50_delta_s`,
     `prompt_tokens_rel_change`) is shown on the row of the metric it is about, else on a row of its own.
-    `metrics` is metrics_by_model(run), when the caller has it already.
+    `metrics` is metrics_by_model(run) and `models` the model order, when the caller has them already.
     """
-    models = model_order(run)
-    metrics = metrics_by_model(run) if metrics is None else metrics
+    models = tuple(models) if models is not None else model_order(run)
+    metrics = metrics_by_model(run, models) if metrics is None else metrics
     reference = run.info.reference
     names = [n for n in metric_names(metrics) if n not in HIDDEN_METRICS]
     comparisons: dict[tuple[str, str], Comparison] = {}

@@ -7,40 +7,31 @@ to every summary when the run was scored).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
+from collections.abc import Sequence
 
 from evalkit.operational import is_operational
 from evalkit.records import MetricValue, RunResult
+from evalkit.report._data import CallStats, ReportData, declared_models, report_data
 
 __all__ = ["CallStats", "call_stats", "is_operational", "latencies", "metric_names", "metrics_by_model",
            "model_order"]
 
 
-@dataclass(frozen=True)
-class CallStats:
-    """How one model's calls went."""
-
-    total: int
-    failed: int
-    cached: int
-    retries: int
-
-
-def model_order(run: RunResult) -> tuple[str, ...]:
-    """Model names in `--models` order, then any model only the summary or generations mention."""
-    names: list[str] = [str(m.get("name", "")) for m in run.info.models if m.get("name")]
-    for name in [*run.summary.metrics, *(g.model for g in run.generations)]:
-        if name not in names:
-            names.append(name)
+def model_order(run: RunResult, data: ReportData | None = None) -> tuple[str, ...]:
+    """Model names in `--models` order, then any model only the summary or the generations mention."""
+    if data is not None:
+        return data.models
+    names = declared_models(run)
+    for g in run.generations:
+        if g.model not in names:
+            names.append(g.model)
     return tuple(names)
 
 
-def metrics_by_model(run: RunResult) -> dict[str, dict[str, MetricValue]]:
-    """Every model's metrics by name, as the summary holds them."""
+def metrics_by_model(run: RunResult, models: Sequence[str] | None = None) -> dict[str, dict[str, MetricValue]]:
+    """Every model's metrics by name, as the summary holds them (for `models`, default every model in order)."""
     out: dict[str, dict[str, MetricValue]] = {}
-    for model in model_order(run):
+    for model in models if models is not None else model_order(run):
         metrics: dict[str, MetricValue] = {}
         for mv in run.summary.metrics.get(model, ()):
             metrics.setdefault(mv.name, mv)
@@ -58,22 +49,11 @@ def metric_names(metrics: dict[str, dict[str, MetricValue]]) -> tuple[str, ...]:
     return tuple([n for n in seen if not is_operational(n)] + [n for n in seen if is_operational(n)])
 
 
-def call_stats(run: RunResult) -> dict[str, CallStats]:
+def call_stats(run: RunResult, data: ReportData | None = None) -> dict[str, CallStats]:
     """Calls, failures, cache hits and retries per model, for every model in order."""
-    counts = {m: [0, 0, 0, 0] for m in model_order(run)}
-    for g in run.generations:
-        c = counts.setdefault(g.model, [0, 0, 0, 0])
-        c[0] += 1
-        c[1] += not g.ok
-        c[2] += g.cached
-        c[3] += g.retries
-    return {m: CallStats(total=c[0], failed=c[1], cached=c[2], retries=c[3]) for m, c in counts.items()}
+    return dict((data or report_data(run)).calls)
 
 
-def latencies(run: RunResult) -> dict[str, list[float]]:
+def latencies(run: RunResult, data: ReportData | None = None) -> dict[str, list[float]]:
     """Latencies in seconds of each model's successful calls, for every model in order."""
-    out: dict[str, list[float]] = {m: [] for m in model_order(run)}
-    for g in run.generations:
-        if g.ok and g.latency_s is not None and np.isfinite(g.latency_s):
-            out.setdefault(g.model, []).append(float(g.latency_s))
-    return out
+    return {m: v.tolist() for m, v in (data or report_data(run)).latencies.items()}

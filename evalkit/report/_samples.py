@@ -1,7 +1,7 @@
 """The sample explorer as plain data: per sample, every model's answer side by side, and the judge calls.
 
-Long texts are cut for display (the run directory keeps them whole) so a report of 10,000 samples stays a
-file a browser opens quickly.
+Long texts are cut for display (the run directory keeps them whole), so an embedded item and an item in the
+files beside the report stay a few kilobytes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalkit.records import Generation, Judgment, ModelScore, RunResult
+from evalkit.run_items import RunItem, iter_run_items
 from evalkit.report._format import fmt_value
 
 MAX_TEXT = 4000
@@ -66,28 +67,23 @@ class SampleView:
     judgments: tuple[JudgeCall, ...]
 
 
+def build_view(item: RunItem, models: Sequence[str]) -> SampleView:
+    """The explorer row of one item: every model's attempts in model order, the judge calls."""
+    s, result = item.sample, item.result
+    scores = result.scores if result else {}
+    answers = tuple(tuple(_answer(g, scores.get(m)) for g in item.generations.get(m, ())) for m in models)
+    return SampleView(
+        id=s.id, input=cut(s.input, MAX_TEXT), target=None if s.target is None else cut(s.target, MAX_TEXT),
+        fields=cut(_json(s.fields), MAX_TEXT) if s.fields else "",
+        answers=answers, disagree=disagrees([scores[m] for m in models if m in scores]),
+        failed=any(a.error is not None for per_model in answers for a in per_model),
+        judgments=tuple(_judge(j) for j in result.judgments) if result else (),
+    )
+
+
 def build_samples(run: RunResult, models: Sequence[str]) -> list[SampleView]:
-    """Explorer rows for every sample of `run`, in data order."""
-    gens: dict[tuple[str, str], list[Generation]] = {}
-    for g in run.generations:
-        gens.setdefault((g.sample_id, g.model), []).append(g)
-    results = {r.sample_id: r for r in run.results}
-    out = []
-    for s in run.samples:
-        result = results.get(s.id)
-        scores = result.scores if result else {}
-        answers = tuple(
-            tuple(_answer(g, scores.get(m)) for g in sorted(gens.get((s.id, m), []), key=lambda g: g.attempt))
-            for m in models
-        )
-        out.append(SampleView(
-            id=s.id, input=cut(s.input, MAX_TEXT), target=None if s.target is None else cut(s.target, MAX_TEXT),
-            fields=cut(_json(s.fields), MAX_TEXT) if s.fields else "",
-            answers=answers, disagree=disagrees([scores[m] for m in models if m in scores]),
-            failed=any(a.error is not None for per_model in answers for a in per_model),
-            judgments=tuple(_judge(j) for j in result.judgments) if result else (),
-        ))
-    return out
+    """Explorer rows for every sample of `run`, in data order (holds them all: for small runs)."""
+    return [build_view(item, models) for item in iter_run_items(run, models)]
 
 
 def disagrees(scores: Sequence[ModelScore]) -> bool:

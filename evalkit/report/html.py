@@ -1,9 +1,12 @@
-"""report.html: one self-contained file (inline CSS, inline script, charts as data URIs) that opens offline.
+"""report.html: one file (inline CSS, inline script, charts as data URIs) that opens offline, beside the folder
+of items files its sample explorer loads on demand (evalkit.report._data).
 
 Everything shown comes from untrusted data (model outputs, inputs, judge text, names, metadata), so the
-template is rendered with autoescaping and never marks data safe. As a second line of defence, a
-Content-Security-Policy allows only the report's own script (by hash) and data: images, so even a missed
-escape could neither run script nor load anything from the network.
+template is rendered with autoescaping and never marks data safe, and the explorer builds the items it loads
+with textContent only. As a second line of defence, a Content-Security-Policy allows only the report's own
+script (by hash) and the scripts it adds itself ('strict-dynamic': the items files; never a script in the
+markup), and data: images, so even a missed escape could neither run script nor load anything from the
+network.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from evalkit.records import MetricValue, RunResult
 from evalkit.report import charts
 from evalkit.report._format import finite, fmt_cell
 from evalkit.report._headline import Headline, build_headline
-from evalkit.report._metrics import call_stats, latencies, metrics_by_model
-from evalkit.report._samples import build_samples
+from evalkit.report._data import ITEMS_DIR, ReportData, js_data, report_data
+from evalkit.report._metrics import metrics_by_model
 from evalkit.report._sections import ReportSection
 from evalkit.report.sweep_charts import extra_charts
 
@@ -45,36 +48,39 @@ class Chart:
     uri: str
 
 
-def render_html(run: RunResult, sections: Sequence[ReportSection] = ()) -> str:
-    """The HTML report of `run` as one self-contained document; `sections` come after the task's tables."""
-    return "".join(render_html_chunks(run, sections))
+def render_html(run: RunResult, sections: Sequence[ReportSection] = (), data: ReportData | None = None) -> str:
+    """The HTML report of `run` as one document; `sections` come after the task's tables. `data` is what
+    report_data read from the run (read here when not given, with no items files beside the page)."""
+    return "".join(render_html_chunks(run, sections, data))
 
 
-def render_html_chunks(run: RunResult, sections: Sequence[ReportSection] = ()) -> Iterator[str]:
-    """The HTML report as consecutive pieces of text, to be written as they come.
-
-    A 100,000-sample report is ~70 MB of text made of millions of small pieces; writing them as the template
-    produces them keeps neither the pieces nor the whole document in memory.
-    """
-    metrics = metrics_by_model(run)
-    headline = build_headline(run, metrics)
-    samples = build_samples(run, headline.models)
+def render_html_chunks(run: RunResult, sections: Sequence[ReportSection] = (),
+                       data: ReportData | None = None) -> Iterator[str]:
+    """The HTML report as consecutive pieces of text, to be written as they come."""
+    data = data if data is not None else report_data(run)
+    metrics = metrics_by_model(run, data.models)
+    headline = build_headline(run, metrics, data.models)
+    explorer = data.explorer
     template = _ENV.get_template("report.html.j2")
     return template.generate(
         info=run.info,
         summary=run.summary,
-        n_samples=len(run.samples),
+        n_samples=data.n_items,
         model_specs=[_spec_view(m) for m in run.info.models],
         generation_params=json.dumps(run.info.generation_params, sort_keys=True, default=str)
         if run.info.generation_params else "",
         headline=headline,
-        calls=call_stats(run),
-        charts=_charts(run, headline, metrics),
+        calls=data.calls,
+        charts=_charts(run, headline, metrics, data),
         tables=[{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r] for r in t.rows]}
                 for t in run.summary.tables],
-        samples=samples,
-        n_disagree=sum(s.disagree for s in samples),
-        n_failed=sum(s.failed for s in samples),
+        samples=explorer.views,
+        explorer=explorer,
+        # Base64 of JSON: model names are untrusted text, and this keeps them opaque even to a regex scan.
+        explorer_models=base64.b64encode(js_data(list(data.models)).encode("utf-8")).decode("ascii"),
+        items_dir=ITEMS_DIR,
+        n_disagree=sum(s.disagree for s in explorer.views),
+        n_failed=sum(s.failed for s in explorer.views),
         script_hash=script_hash(),
         sections=[{"anchor": sec.anchor, "title": sec.title, "intro": sec.intro, "notes": sec.notes,
                    "tables": [{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r]
@@ -89,7 +95,8 @@ def script_hash() -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
 
-def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]]) -> list[Chart]:
+def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]],
+            data: ReportData) -> list[Chart]:
     out = []
     # A rate that is zero (or unknown) for every model draws no bar at all: the table says it better.
     rates = [r.metric for r in headline.rows if r.kind == "fraction" and not r.operational
@@ -100,14 +107,14 @@ def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, Met
     cms = charts.confusion_matrices(run.summary.confusion_matrices)
     if cms:
         out.append(Chart("Confusion matrices (rows: true label, columns: predicted; colour: share of the row)", cms))
-    lat = charts.latency_distribution(latencies(run))
+    lat = charts.latency_distribution(data.latencies)
     if lat:
         out.append(Chart("Latency of successful calls per model", lat))
     scatter = charts.accuracy_latency(metrics)
     if scatter:
         out.append(Chart("Accuracy against mean latency per call, one point per model (95% CIs)", scatter))
     task_metrics = [r.metric for r in headline.rows if not r.operational and r.kind not in ("count", "relative")]
-    out += [Chart(title, uri) for title, uri in extra_charts(run, metrics, task_metrics)]
+    out += [Chart(title, uri) for title, uri in extra_charts(run, metrics, task_metrics, data.ttfts, data.models)]
     return out
 
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from evalkit.records import RunResult
 from evalkit.report._format import MISSING, fmt_ci, fmt_delta, fmt_p, metric_kind
 from evalkit.report._headline import Cell, build_headline, verdict
-from evalkit.report._metrics import call_stats, metrics_by_model
+from evalkit.report._data import ReportData, report_data
+from evalkit.report._metrics import metrics_by_model
 from evalkit.report._sections import ReportSection
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
@@ -33,10 +34,11 @@ def num(text: str) -> str:
     return text.replace("<", "&lt;") if _NUMBER.fullmatch(text) else md(text)
 
 
-def render_markdown(run: RunResult, sections: Sequence[ReportSection] = ()) -> str:
+def render_markdown(run: RunResult, sections: Sequence[ReportSection] = (), data: ReportData | None = None) -> str:
     """summary.md for `run`: run facts, headline table, comparisons, failed calls, notes, extra sections."""
     info = run.info
-    headline = build_headline(run)
+    data = data if data is not None else report_data(run)
+    headline = build_headline(run, models=data.models)
     lines = [f"# {md(info.suite)} · {md(info.task)}", ""]
     if info.offline_judge:
         lines += ["> **Offline judge:** judge is the embedded local model: a pipeline demonstration, "
@@ -45,7 +47,7 @@ def render_markdown(run: RunResult, sections: Sequence[ReportSection] = ()) -> s
         lines += [f"> **Warning:** run status is `{md(info.status)}`; results cover only the samples that "
                   "finished.", ""]
     lines += [f"Run `{md(info.run_id)}` · status {md(info.status)} · started {md(info.started_at)} · "
-              f"seed {info.seed} · {len(run.samples)} samples · reference model **{md(info.reference)}**", ""]
+              f"seed {info.seed} · {data.n_items} samples · reference model **{md(info.reference)}**", ""]
 
     lines += ["## Results", "", "| metric | " + " | ".join(
         md(m) + (" (reference)" if m == headline.reference else "") for m in headline.models) + " |",
@@ -56,8 +58,8 @@ def render_markdown(run: RunResult, sections: Sequence[ReportSection] = ()) -> s
     lines += ["", "↑ higher is better, ↓ lower is better. Cells: value [95% CI]; "
               "Δ vs the reference [95% CI], p-value and verdict.", ""]
 
-    lines += _comparisons(run)
-    calls = call_stats(run)
+    lines += _comparisons(run, data.models)
+    calls = data.calls
     lines += ["## Calls", "", "| model | calls | failed | cached | retries |", "|---|---|---|---|---|"]
     lines += [f"| {md(m)} | {c.total} | {c.failed} | {c.cached} | {c.retries} |" for m, c in calls.items()]
     lines.append("")
@@ -93,10 +95,10 @@ def _cell(cell: Cell | None) -> str:
     return text
 
 
-def _comparisons(run: RunResult) -> list[str]:
+def _comparisons(run: RunResult, models: Sequence[str]) -> list[str]:
     if not run.summary.comparisons:
         return []
-    metrics = metrics_by_model(run)
+    metrics = metrics_by_model(run, models)
     lines = ["## Comparisons", "", "| model | metric | reference | Δ | 95% CI | p | test | n | verdict | note |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in run.summary.comparisons:

@@ -16,19 +16,21 @@ from typing import Any
 from evalkit.records import Comparison, MetricValue, RunResult
 from evalkit.report._format import finite
 from evalkit.report._headline import verdict
-from evalkit.report._metrics import call_stats, is_operational, metrics_by_model, model_order
+from evalkit.report._data import ReportData, report_data
+from evalkit.report._metrics import is_operational, metrics_by_model
 
 SCHEMA_VERSION = "1"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 """The JSON Schema (draft 2020-12) every results document validates against."""
 
 
-def results_document(run: RunResult) -> dict[str, Any]:
+def results_document(run: RunResult, data: ReportData | None = None) -> dict[str, Any]:
     """The content of results.json for `run`: plain JSON types only, never NaN or infinity."""
     info = run.info
-    models = model_order(run)
-    metrics = metrics_by_model(run)
-    calls = call_stats(run)
+    data = data if data is not None else report_data(run)
+    models = data.models
+    metrics = metrics_by_model(run, models)
+    calls = data.calls
     comparisons: dict[str, dict[str, Any]] = {}
     for c in run.summary.comparisons:
         comparisons.setdefault(c.model, {})[c.metric] = _comparison(c)
@@ -47,7 +49,7 @@ def results_document(run: RunResult) -> dict[str, Any]:
             "reference": info.reference,
             "evalkit_version": info.evalkit_version,
             "offline_judge": info.offline_judge,
-            "n_samples": len(run.samples),
+            "n_samples": data.n_items,
             "model_order": list(models),
             "models": [dict(m) for m in info.models],
             "generation_params": dict(info.generation_params),

@@ -25,13 +25,17 @@ _SKIP_KEYS = frozenset({"job_id", "seed"})
 
 
 def extra_charts(run: RunResult, metrics: Mapping[str, Mapping[str, MetricValue]],
-                 task_metrics: Sequence[str]) -> list[tuple[str, str]]:
-    """(caption, URI) of every chart below that has data in `run`."""
+                 task_metrics: Sequence[str], ttfts: Mapping[str, Sequence[float]] | None = None,
+                 models: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(caption, URI) of every chart below that has data in `run`; `ttfts` (times to first token of successful
+    calls per model) and `models` (the model order) come from the report's one pass over the generations."""
     out = []
-    order = model_order(run)
-    ttft = {m: [float(g.ttft_s) for g in run.generations
-                if g.model == m and g.ok and g.ttft_s is not None and math.isfinite(g.ttft_s)] for m in order}
-    uri = latency_distribution(ttft, xlabel="time to first token (s)") if any(ttft.values()) else None
+    order = tuple(models) if models is not None else model_order(run)
+    if ttfts is None:
+        ttfts = {m: [float(g.ttft_s) for g in run.generations
+                     if g.model == m and g.ok and g.ttft_s is not None and math.isfinite(g.ttft_s)] for m in order}
+    ttft = {m: ttfts.get(m, ()) for m in order}
+    uri = latency_distribution(ttft, xlabel="time to first token (s)") if any(len(v) for v in ttft.values()) else None
     if uri:
         out.append(("Time to first token of successful streamed calls per model", uri))
     specs = [dict(m) for m in run.info.models]

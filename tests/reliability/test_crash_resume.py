@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -156,15 +157,15 @@ def test_interrupt_message_matches_the_cache_setting(tmp_path: Path, monkeypatch
     """The resume hint must be true: with --no-cache nothing was kept, so it must not promise a resume."""
     from evalkit.runner import Runner
 
-    generate = Runner._generate
+    process = Runner._process_batch
     calls = {"n": 0}
 
-    async def interrupted(self, models, samples, prompts, params):  # type: ignore[no-untyped-def]
-        await generate(self, models, samples[:3], prompts, params)  # some calls finish, then Ctrl-C
+    async def interrupted(self, models, batch, ctx, *, keep):  # type: ignore[no-untyped-def]
+        await process(self, models, islice(batch, 3), ctx, keep=keep)  # some calls finish, then Ctrl-C
         calls["n"] += 1
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Runner, "_generate", interrupted)
+    monkeypatch.setattr(Runner, "_process_batch", interrupted)
     monkeypatch.setenv(KEY_ENV, "sk-resume-0000")
     with server() as srv:
         suite = write_project(tmp_path, srv.url, n=10)

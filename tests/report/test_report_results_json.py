@@ -59,12 +59,22 @@ def test_dumps_refuses_nan() -> None:
         dumps({"x": math.nan})
 
 
-def test_write_report_writes_three_files_atomically(tmp_path, run3, schema) -> None:
+def test_write_report_writes_three_files_atomically_and_the_items(tmp_path, run3, schema) -> None:
     paths = write_report(run3, tmp_path / "out")
     assert paths.html.read_text().startswith("<!DOCTYPE html>")
     assert paths.markdown.read_text().startswith("# support-intents")
     jsonschema.validate(json.loads(paths.json.read_text()), schema)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "results.json", "summary.md"]
+    # No temporary file is left behind; the explorer's items sit in their own folder.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report-items", "report.html", "results.json",
+                                                                   "summary.md"]
+    assert [p.name for p in paths.items.iterdir()] == ["items-00001.js"]
+    text = (paths.items / "items-00001.js").read_text()
+    assert text.startswith("evalkitItems(1, [") and text.rstrip().endswith("]);")
+    items = json.loads(text[len("evalkitItems(1, "):text.rstrip().rindex(")")])
+    assert [(it["i"], it["id"]) for it in items] == [(0, "s1"), (1, "s2"), (2, "s3")]
+    # Untrusted text is data: markup characters are escaped in the JavaScript source, intact once parsed.
+    assert "<" not in text and ">" not in text
+    assert "<script>alert(1)</script>" in items[1]["input"]
 
 
 def test_one_model_and_incomplete_runs_validate(schema) -> None:
