@@ -18,7 +18,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from evalkit.cache import ResponseCache
 from evalkit.distributed._cluster_limit import ClusterRateLimiter
