@@ -13,15 +13,62 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.config import load_config
+from evalkit.config import ProjectConfig, load_config
 from evalkit.errors import ConfigError
-from evalkit.runner import RunOptions, RunOutcome, prepare
-from evalkit.suite import load_suite
+from evalkit.runner import RunOptions, RunOutcome, Runner, prepare
+from evalkit.suite import SuiteSpec, load_suite
 
-__all__ = ["arun", "run"]
+__all__ = ["UntilDecided", "arun", "prepare_run", "run"]
+
+
+@dataclass(frozen=True)
+class UntilDecided:
+    """`--until-decided`: stop once every paired comparison is decided (see docs/sequential.md)."""
+
+    look_every: int = 50
+    """Items drawn between two looks at the confidence sequences."""
+    margin: float | None = None
+    """Equivalence margin: a comparison whose sequence lies wholly inside [-margin, +margin] is decided
+    ("no difference larger than margin")."""
+    alpha: float = 0.05
+    """Error level of the anytime-valid intervals (two-sided)."""
+
+
+def _sequential(suite: SuiteSpec, config: ProjectConfig, options: RunOptions, until: UntilDecided) -> RunOptions:
+    """`options` with the schedule of a sequential run: the task's per-item metrics, the gates' bounds, the
+    samples (after --limit) in seeded random order."""
+    from evalkit.gating import load_gates
+    from evalkit.loaders import load_data
+    from evalkit.sequential import until_decided_schedule
+    from evalkit.tasks import create_task
+
+    if until.look_every < 1:
+        raise ConfigError(f"--look-every must be >= 1, got {until.look_every}")
+    if until.margin is not None and until.margin <= 0:
+        raise ConfigError(f"--margin must be > 0, got {until.margin}")
+    task = create_task(suite.task, suite.task_args, suite.path)
+    ids = [s.id for s in load_data(suite.data, suite.directory).samples]
+    if options.limit is not None:
+        ids = ids[: options.limit]
+    reference = options.reference or suite.reference or options.models[0]
+    gates = load_gates(suite.gates, suite.path if suite.gates else None, config.path, None)
+    schedule = until_decided_schedule(task, ids, options.models, reference, seed=options.seed,
+                                      look_every=until.look_every, margin=until.margin, alpha=until.alpha,
+                                      rules=gates.rules)
+    return dataclasses.replace(options, schedule=schedule)
+
+
+def prepare_run(suite: SuiteSpec, config: ProjectConfig, options: RunOptions,
+                until_decided: UntilDecided | None = None, console=None) -> Runner:
+    """A Runner with everything that can fail checked before any call (the command and `run` share it)."""
+    if until_decided is not None:
+        options = _sequential(suite, config, options, until_decided)
+    return prepare(suite, config, options, console)
 
 
 def _options(models: Sequence[str] | str, *, limit: int | None, concurrency: int | None, out_dir: str | Path,
@@ -39,31 +86,33 @@ async def arun(suite: str | Path, models: Sequence[str] | str, *, config: str | 
                limit: int | None = None, concurrency: int | None = None, out_dir: str | Path = "reports",
                use_cache: bool = True, cache_dir: str | Path | None = None, seed: int = 0,
                reference: str | None = None, judge: str | None = None, attempts: int | None = None,
-               batch: bool = False, show_progress: bool = False) -> RunOutcome:
+               batch: bool = False, show_progress: bool = False,
+               until_decided: UntilDecided | None = None) -> RunOutcome:
     """Run `suite` (a name from `evalkit suites` or a suite file) on `models` on the running event loop.
 
-    The arguments are `evalkit run`'s options; errors a user can cause raise ConfigError / DataError before
-    any model call, exactly as the command exits 2.
+    The arguments are `evalkit run`'s options (`until_decided=UntilDecided(...)` is `--until-decided`); errors
+    a user can cause raise ConfigError / DataError before any model call, exactly as the command exits 2.
     """
     options = _options(models, limit=limit, concurrency=concurrency, out_dir=out_dir, use_cache=use_cache,
                        cache_dir=cache_dir, seed=seed, reference=reference, judge=judge, attempts=attempts,
                        batch=batch, show_progress=show_progress)
-    runner = prepare(load_suite(str(suite)), load_config(Path(config) if config is not None else None), options)
-    return await runner.run()
+    suite_spec = load_suite(str(suite))
+    project = load_config(Path(config) if config is not None else None)
+    return await prepare_run(suite_spec, project, options, until_decided).run()
 
 
 def run(suite: str | Path, models: Sequence[str] | str, *, config: str | Path | None = None,
         limit: int | None = None, concurrency: int | None = None, out_dir: str | Path = "reports",
         use_cache: bool = True, cache_dir: str | Path | None = None, seed: int = 0, reference: str | None = None,
         judge: str | None = None, attempts: int | None = None, batch: bool = False,
-        show_progress: bool = False) -> RunOutcome:
+        show_progress: bool = False, until_decided: UntilDecided | None = None) -> RunOutcome:
     """Run `suite` on `models` and return the finished run (its directory, results and call counts).
 
     Works in scripts and in notebooks alike (inside a running event loop the run goes to a worker thread).
     """
     coro = arun(suite, models, config=config, limit=limit, concurrency=concurrency, out_dir=out_dir,
                 use_cache=use_cache, cache_dir=cache_dir, seed=seed, reference=reference, judge=judge,
-                attempts=attempts, batch=batch, show_progress=show_progress)
+                attempts=attempts, batch=batch, show_progress=show_progress, until_decided=until_decided)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

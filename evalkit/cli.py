@@ -34,6 +34,16 @@ def _models_arg(text: str) -> tuple[str, ...]:
     return names
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -66,8 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--attempts", type=_positive_int, help="attempts per item, sampled when > 1 (default: the "
                                                              "suite's `attempts`, else 1)")
-    run.add_argument("--batch", action="store_true", help="answer `mistral` models through Mistral's Batch API (one "
-                                                          "job per model; failed lines are retried synchronously)")
+    run.add_argument("--until-decided", action="store_true",
+                     help="draw items in a seeded random order and stop once every paired comparison is decided by "
+                          "an anytime-valid confidence sequence (see docs/sequential.md)")
+    run.add_argument("--look-every", type=_positive_int, metavar="N",
+                     help="with --until-decided: items between two looks (default: 50)")
+    run.add_argument("--margin", type=_positive_float, metavar="M",
+                     help="with --until-decided: also decide 'no difference larger than M' (equivalence)")
+    run.add_argument("--batch", action="store_true", help="answer the models whose provider has a batch API (mistral, "
+                                                          "openai) through it (one job per model; failed lines are "
+                                                          "retried synchronously)")
     run.add_argument("--data", action="append", metavar="[ID=]PATH",
                      help="read a local copy instead of a Hugging Face data set: ID=PATH for the data set ID "
                           "(e.g. cais/mmlu=medical_genetics_test.csv), or PATH for the suite's own data set; "
@@ -122,8 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from evalkit.api import UntilDecided, prepare_run
     from evalkit.config import data_overrides, load_config
-    from evalkit.runner import RunOptions, prepare
+    from evalkit.errors import ConfigError
+    from evalkit.runner import RunOptions
     from evalkit.sources.hub import apply_overrides
     from evalkit.suite import load_suite
 
@@ -136,7 +156,12 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
                          use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
                          reference=args.reference, judge=args.judge, show_progress=not args.quiet,
                          attempts=args.attempts, batch=args.batch)
-    runner = prepare(suite, config, options, console)
+    sequential = [o for o, v in (("--look-every", args.look_every), ("--margin", args.margin)) if v is not None]
+    if sequential and not args.until_decided:
+        raise ConfigError(f"{', '.join(sequential)} only apply with --until-decided")
+    until = UntilDecided(look_every=args.look_every or UntilDecided.look_every,
+                         margin=args.margin) if args.until_decided else None
+    runner = prepare_run(suite, config, options, until, console)
     try:
         outcome = asyncio.run(runner.run())
     except KeyboardInterrupt:

@@ -12,7 +12,8 @@ how many items a decision takes.
     record = monitor.result()                         # SequentialResult, for results.json and the report
 
 Confidence sequences: evalkit.sequential._confseq; decision rules: _decision; item order: _order; records:
-_records; the stateful monitor: _monitor; sample-size planning: _planner and _pilot; `evalkit plan`: command.
+_records; the stateful monitor: _monitor; the schedule and stop rule of `evalkit run --until-decided`: _run;
+sample-size planning: _planner and _pilot; `evalkit plan`: command.
 docs/sequential.md is the user guide (method, assumptions, when not to use it).
 """
 
@@ -36,6 +37,8 @@ _LAZY = {
     "Decision": "_records", "DecisionKind": "_records", "Look": "_records", "SequenceState": "_records",
     "SequentialPlan": "_records", "SequentialResult": "_records", "Side": "_records", "StopReason": "_records",
     "Target": "_records",
+    "DEFAULT_LOOK_EVERY": "_run", "SequentialStop": "_run", "comparison_specs": "_run",
+    "until_decided_schedule": "_run",
 }
 
 
@@ -46,7 +49,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "BoundVerdict", "ComparisonOutcome", "ComparisonSpec", "Decision", "DecisionKind", "KIND_ABOVE",
+    "BoundVerdict", "ComparisonOutcome", "ComparisonSpec", "DEFAULT_LOOK_EVERY", "Decision", "DecisionKind",
+    "KIND_ABOVE", "SequentialStop", "comparison_specs", "until_decided_schedule",
     "KIND_BELOW", "KIND_EQUIVALENT", "KIND_UNDECIDED", "Look", "METHOD", "PilotEstimate", "SequenceState",
     "SequentialMonitor", "SequentialPlan", "SequentialResult", "Side", "StopReason", "Target", "batches",
     "decide", "draw_order", "first_decision", "mcnemar_mdd", "mcnemar_power", "mcnemar_sample_size",
