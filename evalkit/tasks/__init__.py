@@ -13,10 +13,10 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.registry import Registry
-from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task, check_results, scored_items
 
 __all__ = ["RunPolicy", "ScoringContext", "SummaryContext", "Task", "TaskFactory", "check_results", "create_task",
-           "tasks"]
+           "scored_items", "tasks"]
 
 TaskFactory = Callable[[Mapping[str, Any], Path], Task]
 

@@ -10,8 +10,7 @@ Streaming contract (a run may have a million items, and none of them is held in 
 - `summarize(samples, results, ctx)` gets two re-iterable, sized collections (evalkit.records.Records: each
   `iter()` is a new pass, read from the run directory line by line), aligned: result i is sample i's. Read
   them in one pass with `scored_items(samples, results, ctx)`, which checks the alignment as it goes, and
-  keep compact columns (numpy arrays of label codes, correctness, scores; `ScoreColumns` has the common ones)
-  rather than the records. More passes are allowed (each re-reads the files); a dict of every sample holds
+  keep compact columns (numpy arrays of label codes, correctness, scores) rather than the records. More passes are allowed (each re-reads the files); a dict of every sample holds
   the whole run in memory, which only tasks meant for small runs (judge tasks) may do. Lists work too: tests
   and tools (gating, history) pass them.
 
@@ -29,22 +28,17 @@ that differ from their defaults. The runner reads them unconditionally; nothing 
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from evalkit.records import Sample, SampleResult, TaskSummary
 
 if TYPE_CHECKING:
     from evalkit.model import Model
 
-__all__ = ["RunPolicy", "ScoreColumns", "ScoreColumnsBuilder", "ScoringContext", "SummaryContext", "Task",
-           "check_results", "scored_items"]
+__all__ = ["RunPolicy", "ScoringContext", "SummaryContext", "Task", "check_results", "scored_items"]
 
 
 @dataclass(frozen=True)
@@ -170,57 +164,3 @@ def check_results(samples: Iterable[Sample], results: Iterable[SampleResult], ct
     """ValueError unless the reference is a model and results are aligned with samples (see scored_items)."""
     for _ in scored_items(samples, results, ctx):
         pass
-
-
-@dataclass(frozen=True)
-class ScoreColumns:
-    """The common per-item columns of one model, from one pass over a run's results (numpy, item order).
-
-    `value` is ModelScore.value (NaN when None), `correct` is 1/0 (-1 when None), `label` the code of
-    ModelScore.label in `labels` (-1 when None), `scored` True where the model has a ModelScore at all.
-    """
-
-    value: np.ndarray
-    correct: np.ndarray
-    label: np.ndarray
-    scored: np.ndarray
-    labels: tuple[str, ...]
-
-
-class ScoreColumnsBuilder:
-    """Builds every model's ScoreColumns while a task walks `scored_items` (call `add` per result)."""
-
-    def __init__(self, models: Sequence[str]) -> None:
-        self.models = tuple(models)
-        self._value = {m: array("d") for m in self.models}
-        self._correct = {m: array("b") for m in self.models}
-        self._label = {m: array("i") for m in self.models}
-        self._scored = {m: array("b") for m in self.models}
-        self._codes: dict[str, int] = {}
-
-    def add(self, result: SampleResult) -> None:
-        """One item's scores."""
-        codes = self._codes
-        for m in self.models:
-            s = result.scores.get(m)
-            if s is None:
-                self._value[m].append(math.nan)
-                self._correct[m].append(-1)
-                self._label[m].append(-1)
-                self._scored[m].append(0)
-                continue
-            self._value[m].append(math.nan if s.value is None else float(s.value))
-            self._correct[m].append(-1 if s.correct is None else int(s.correct))
-            self._label[m].append(-1 if s.label is None else codes.setdefault(s.label, len(codes)))
-            self._scored[m].append(1)
-
-    def build(self) -> dict[str, ScoreColumns]:
-        """The columns, per model."""
-        labels = tuple(self._codes)
-
-        def arr(a: array, dtype: Any) -> np.ndarray:
-            return np.frombuffer(a, dtype=dtype).copy() if len(a) else np.empty(0, dtype)
-
-        return {m: ScoreColumns(value=arr(self._value[m], np.float64), correct=arr(self._correct[m], np.int8),
-                                label=arr(self._label[m], np.int32), scored=arr(self._scored[m], np.int8) == 1,
-                                labels=labels) for m in self.models}
