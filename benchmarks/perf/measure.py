@@ -101,6 +101,10 @@ def run_measured(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: Pat
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            kill()  # interrupted (Ctrl-C): the command's whole session goes with the benchmark
+            os.waitpid(proc.pid, 0)
+            raise
         finally:
             timer.cancel()
             wall = time.perf_counter() - start
