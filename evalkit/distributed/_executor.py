@@ -168,11 +168,13 @@ class RayExecutor(GenerationExecutor):
         return ClusterModel.around(model, self)
 
     def in_flight(self, model: Model) -> int:
-        """Requests of `model` worth keeping in flight: enough for a full shard on every slot of every actor."""
+        """Requests of `model` worth having in flight: a full shard per actor (the runner's window keeps a
+        multiple of it open, enough for the second slot of each actor and for the items waiting to be stored in
+        order)."""
         _, _, replicas = self.settings.resources(model.name, offline=model.provider.offline)
         if not model.provider.offline:
             replicas = min(replicas, model.spec.concurrency)
-        return self.settings.shard_size * replicas * SLOTS_PER_ACTOR
+        return self.settings.shard_size * replicas
 
     def workers(self, model: Model) -> list[WorkerInfo]:
         """Where `model`'s actors run right now (those whose model is built)."""
@@ -328,7 +330,7 @@ class RayExecutor(GenerationExecutor):
         info, incarnation = rep.info, rep.incarnation
         assert info is not None
         answered = 0
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         error = None
         self.sent += len(shard.requests)
         try:
@@ -355,7 +357,8 @@ class RayExecutor(GenerationExecutor):
             self.reports.append(ShardReport(model=shard.model, index=shard.index, attempt=shard.attempt,
                                             requests=len(shard.requests), answered=answered,
                                             node_id=info.node_id, pid=info.pid, actor_id=info.actor_id,
-                                            loaded_at=info.loaded_at, seconds=time.perf_counter() - started,
+                                            loaded_at=info.loaded_at, started_at=started_at,
+                                            seconds=time.perf_counter() - started,
                                             error=error))
 
     async def _ready(self, group: _Group, rep: _Replica) -> WorkerInfo:

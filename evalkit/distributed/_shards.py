@@ -79,6 +79,8 @@ class ShardReport:
     pid: int
     actor_id: str
     loaded_at: float
+    started_at: float
+    """time.time() when the shard was sent."""
     seconds: float
     error: str | None = None
     """Why the send ended early (the worker died), None when every request was answered."""

@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 from conftest import FAKE_KEY, FAKE_KEY_ENV
+from fakeserver import FakeLLMServer
 
 from distributed.calls import (
     answer_fields,
@@ -110,6 +111,32 @@ def test_a_key_missing_on_the_cluster_is_one_line_naming_it(fake_server, api_key
     assert "EVALKIT_DRIVER_ONLY_KEY" in message and "Ray node 127.0.0." in message and "\n" not in message
     assert "sk-only-here" not in message
     assert fake_server.call_count == 0
+
+
+def test_a_sweep_runs_the_models_shards_at_the_same_time(api_key, tmp_path):
+    with FakeLLMServer(latency_s=0.3) as server:
+        names = [f"ft-step{k}" for k in (100, 200, 300)]
+        models = [model(api_spec(server, concurrency=2).model_copy(update={"name": n, "model": n}), tmp_path / n)
+                  for n in names]
+        executor = RayExecutor(RaySettings(shard_size=2, idle_release_s=0))
+
+        async def go():
+            try:
+                return await asyncio.gather(*(on_cluster(executor, m, chat_requests(4, m.name)) for m in models))
+            finally:
+                await executor.aclose()
+
+        got = asyncio.run(go())
+        assert [sorted(g.output for g in gens.values()) for gens in got] == [
+            sorted(f"echo: {n} {i}" for i in range(4)) for n in names]
+        assert server.call_count == 12
+    spans = {n: [(r.started_at, r.started_at + r.seconds) for r in executor.reports if r.model == n] for n in names}
+    assert all(spans.values())
+    # Every pair of models had shards running at the same moment on the cluster.
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert any(s1 < e2 and s2 < e1 for s1, e1 in spans[a] for s2, e2 in spans[b]), (a, b, spans)
+    assert len({r.actor_id for r in executor.reports}) == 3  # one actor per model
 
 
 def max_in_window(times: list[float], window_s: float) -> int:
