@@ -8,10 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalkit.errors import ConfigError
+from evalkit.records import GenerationParams
+from evalkit.search_path import search_dirs
 from evalkit.user_errors import unknown_name, validation_error
 from evalkit.yaml_file import read_yaml_mapping
-from evalkit.search_path import search_dirs
-from evalkit.records import GenerationParams
 
 SUITE_FILE = "suite.yaml"
 

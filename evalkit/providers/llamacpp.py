@@ -113,7 +113,7 @@ def _route_log(llama_cpp: Any) -> None:
                 _last_level = _last_level if level == _LOG_CONT else level
                 if _last_level >= _LOG_INFO:
                     _write_log(text or b"")
-            except Exception:  # noqa: BLE001 - a C callback must not raise; a lost log line is acceptable
+            except Exception:  # noqa: BLE001, S110 - a C callback must not raise; a lost log line is acceptable
                 pass
 
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -217,7 +216,7 @@ def load_hub_split(dataset_id: str, config: str | None, split: str) -> Any:
 
     try:
         return datasets.load_dataset(dataset_id, config, split=split)
-    except Exception as exc:  # datasets raises many types; all mean "could not load"
+    except Exception as exc:  # noqa: BLE001 - datasets raises many types; all mean "could not load"
         raise DataError(f"{_describe(dataset_id, config, split)} could not be loaded: "
                         f"{type(exc).__name__}: {exc}") from None
 
@@ -238,7 +237,7 @@ def load_local_rows(path: Path, *, what: str) -> Any:
     try:
         with _quiet_datasets():
             return datasets.load_dataset(builder, data_files=str(path), split="train")
-    except Exception as exc:  # datasets raises many types; all mean "could not read"
+    except Exception as exc:  # noqa: BLE001 - datasets raises many types; all mean "could not read"
         raise DataError(f"{path}: {what}: could not be read as {builder}: {type(exc).__name__}: {exc}") from None
 
 

@@ -17,8 +17,15 @@ import pytest
 
 from evalkit.errors import ConfigError, DataError
 from evalkit.loaders import load_data, load_samples
-from evalkit.sources.hub import (DataOverrides, apply_overrides, hub_access, hub_dataset, in_local_cache,
-                                 looks_like_hub_id, parse_data_option)
+from evalkit.sources.hub import (
+    DataOverrides,
+    apply_overrides,
+    hub_access,
+    hub_dataset,
+    in_local_cache,
+    looks_like_hub_id,
+    parse_data_option,
+)
 from evalkit.suite import DataSpec, load_suite
 
 REPO = Path(__file__).resolve().parents[2]
