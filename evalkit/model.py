@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evalkit.cache import ResponseCache, cache_key
@@ -92,6 +93,34 @@ class Model:
         """True when `request` would be answered from the cache without a call."""
         return self._cacheable and self.cache is not None and self.cache.get(self.call_key(request)) is not None
 
+    def cached(self, request: Request) -> Generation | None:
+        """The Generation `generate(request)` would return from the cache (`cached=True`, counted as a cache hit),
+        or None, counting nothing, when the answer is not cached, the provider is not cacheable or there is no
+        cache. One lookup: a caller that then makes the call on a miss uses `generate`'s path without a second."""
+        if not self._cacheable or self.cache is None:
+            return None
+        hit = self.cache.get(self.call_key(request))
+        if hit is None:
+            return None
+        self.stats.cache_hits += 1
+        return self._generation(request, hit[0], hit[1], cached=True, retries=0)
+
+    def cached_many(self, requests: Sequence[Request]) -> list[Generation | None]:
+        """`cached` for each of `requests`, in order, with one batched cache lookup (a few SELECTs for all)."""
+        if not self._cacheable or self.cache is None:
+            return [None] * len(requests)
+        keys = [self.call_key(r) for r in requests]
+        hits = self.cache.get_many(keys)
+        out: list[Generation | None] = []
+        for request, key in zip(requests, keys):
+            hit = hits.get(key)
+            if hit is None:
+                out.append(None)
+            else:
+                self.stats.cache_hits += 1
+                out.append(self._generation(request, hit[0], hit[1], cached=True, retries=0))
+        return out
+
     async def generate(self, request: Request) -> Generation:
         """One call with caching and bounded retries; failures come back as a Generation with `error`."""
         key = self.call_key(request) if self._cacheable else ""
@@ -112,8 +141,10 @@ class Model:
             self.stats.calls += 1
             start = time.perf_counter()
             try:
-                response, ttft = await asyncio.wait_for(self._call(request, start), self.spec.timeout_s)
-            except (TimeoutError, asyncio.TimeoutError):
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for runs the call in a Task of its own.
+                async with asyncio.timeout(self.spec.timeout_s):
+                    response, ttft = await self._call(request, start)
+            except TimeoutError:
                 error = ProviderError(f"timed out after {self.spec.timeout_s:g} s", retryable=True)
             except ProviderError as exc:
                 error = exc
@@ -122,7 +153,8 @@ class Model:
             else:
                 latency = time.perf_counter() - start
                 if self._cacheable and self.cache is not None:
-                    self.cache.put(key, response, latency)
+                    # Returns once committed (group commit): a Generation handed back is an answer on disk.
+                    await self.cache.write(key, response, latency)
                 return self._generation(request, response, latency, cached=False, retries=retries, ttft=ttft)
             if not error.retryable or retries >= self.spec.max_retries:
                 self.stats.failures += 1
