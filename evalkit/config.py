@@ -58,6 +58,9 @@ class ProjectConfig(BaseModel):
     """Model name of the judge for tasks that need one (default: `mistral-large` with a key, else `base`)."""
     gates: dict[str, Any] | None = None
     """`[gates]` table: CI gate `rules` and settings (see docs/ci-gates.md); validated by evalkit.gating."""
+    ray: dict[str, Any] | None = None
+    """`[ray]` table: the cluster `evalkit run --ray` uses and how its calls are sharded (address, shard_size,
+    replicas, num_cpus, num_gpus, ...; see docs/scale-out.md); validated by evalkit.distributed.RaySettings."""
     data: dict[str, str] = Field(default_factory=dict)
     """`[data]` table: local copies of public data sets, by Hugging Face id (`"cais/mmlu" = "mmlu/test.csv"`,
     relative to this file), read instead of the hub by every suite over that data set (`--data` wins)."""
@@ -171,11 +174,14 @@ OFFLINE_JUDGE = "base"
 ONLINE_JUDGE = "mistral-large"
 
 
-def judge_name(cli_choice: str | None, config: ProjectConfig, suite: SuiteSpec | None) -> str:
+def judge_name(cli_choice: str | None, config: ProjectConfig, suite: SuiteSpec | None, *,
+               fallback: bool = True) -> str | None:
     """The judge model's name: `--judge`, then the project config, then the suite, then the default.
 
-    The default is Mistral Large when MISTRAL_API_KEY is set, else the embedded local model (whose verdicts
-    only demonstrate the pipeline; reports label them so).
+    The default is Mistral Large when MISTRAL_API_KEY is set, else (with `fallback`) the embedded local model,
+    whose verdicts only demonstrate the pipeline (reports label them so). A task whose judge model is optional
+    (a check judge scores without one) asks with fallback=False: no explicit choice and no key is then None,
+    no judge model at all.
     """
     import os
 
@@ -185,4 +191,6 @@ def judge_name(cli_choice: str | None, config: ProjectConfig, suite: SuiteSpec |
         return config.judge
     if suite is not None and suite.judge:
         return suite.judge
-    return ONLINE_JUDGE if os.environ.get("MISTRAL_API_KEY") else OFFLINE_JUDGE
+    if os.environ.get("MISTRAL_API_KEY"):
+        return ONLINE_JUDGE
+    return OFFLINE_JUDGE if fallback else None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,51 @@ def _to_sample(row: Mapping[str, Any], fields: Mapping[str, str], where: str) ->
     )
 
 
-def _check_unique(samples: list[Sample], where: str) -> None:
-    seen: dict[str, int] = {}
-    for i, s in enumerate(samples, 1):
-        if s.id in seen:
-            raise DataError(f"{where}: duplicated id {s.id!r} (rows {seen[s.id]} and {i})")
-        seen[s.id] = i
+def _id_key(sample_id: str) -> int:
+    """An 8-byte digest of an id: what the duplicate check keeps per sample (not the id), so a million-item
+    stream holds a set of ints, not a million strings."""
+    return int.from_bytes(hashlib.blake2b(sample_id.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+@dataclass
+class DataStream:
+    """One pass over a suite's samples, one Sample at a time.
+
+    A bad row raises its DataError (file:line) when the pass reaches it; a duplicated id raises one naming both
+    rows (1-based, in sample order); a source with no sample raises "no samples" at the end. `warnings` (records
+    a source skipped, where hub data came from) is complete once the pass is over.
+    """
+
+    rows: Callable[[], Iterator[Sample]]
+    """A fresh iteration over the source: once for the pass, again only to name the first row of a duplicate."""
+    where: str
+    """The source, for the duplicate and empty-source messages."""
+    empty: str = "no samples"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Notes for the run's report (complete once iterated)."""
+        return tuple(self.notes)
+
+    def __iter__(self) -> Iterator[Sample]:
+        seen: set[int] = set()
+        count = 0
+        for count, sample in enumerate(self.rows(), 1):
+            key = _id_key(sample.id)
+            if key in seen:
+                first = next((i for i, s in enumerate(self.rows(), 1) if s.id == sample.id), count)
+                if first < count:  # else two ids share a digest: not a duplicate
+                    raise DataError(f"{self.where}: duplicated id {sample.id!r} (rows {first} and {count})")
+            seen.add(key)
+            yield sample
+        if count == 0:
+            raise DataError(f"{self.where}: {self.empty}")
+
+
+def _listed(samples: Sequence[Sample], where: str, empty: str = "no samples",
+            notes: Sequence[str] = ()) -> DataStream:
+    return DataStream(lambda: iter(samples), where, empty, list(notes))
 
 
 def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
@@ -60,46 +100,53 @@ def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def stream_jsonl(path: Path, fields: Mapping[str, str]) -> DataStream:
+    """Samples from a JSONL file, one object per line, read line by line."""
+    def rows() -> Iterator[Sample]:
+        for lineno, obj in read_jsonl(path):
+            yield _to_sample(obj, fields, f"{path}:{lineno}")
+
+    return DataStream(rows, str(path), "no samples (the file is empty)")
+
+
 def load_jsonl(path: Path, fields: Mapping[str, str]) -> list[Sample]:
     """Samples from a JSONL file, one object per line."""
-    samples = [_to_sample(obj, fields, f"{path}:{lineno}") for lineno, obj in read_jsonl(path)]
-    if not samples:
-        raise DataError(f"{path}: no samples (the file is empty)")
-    _check_unique(samples, str(path))
-    return samples
+    return list(stream_jsonl(path, fields))
+
+
+def stream_csv(path: Path, fields: Mapping[str, str], columns: Sequence[str] | None = None) -> DataStream:
+    """Samples from a CSV file with a header row, or without one when `columns` names its columns; row by row."""
+    # Line numbers count the header (when there is one) as line 1; a headerless row must fill every column.
+    first = 1 if columns else 2
+    id_col = fields.get("id", "id")
+
+    def rows() -> Iterator[Sample]:
+        try:
+            with path.open(encoding="utf-8", newline="") as fh:
+                for i, row in enumerate(csv.DictReader(fh, fieldnames=list(columns) if columns else None)):
+                    where = f"{path}:{i + first}"
+                    if columns:
+                        if None in row or any(v is None for v in row.values()):
+                            got = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                            raise DataError(f"{where}: expected {len(columns)} values ({', '.join(columns)}), "
+                                            f"got {got}")
+                        if id_col not in columns:
+                            # A headerless file rarely has ids (MMLU's has none): its line numbers are stable ones.
+                            row = {id_col: f"line-{i + first}", **row}
+                    yield _to_sample(row, fields, where)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+    return DataStream(rows, str(path), "no samples (the file is empty or has only a header)")
 
 
 def load_csv(path: Path, fields: Mapping[str, str], columns: Sequence[str] | None = None) -> list[Sample]:
     """Samples from a CSV file with a header row, or without one when `columns` names its columns."""
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh, fieldnames=list(columns) if columns else None))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    # Line numbers count the header (when there is one) as line 1; a headerless row must fill every column.
-    first = 1 if columns else 2
-    if columns:
-        for i, row in enumerate(rows):
-            if None in row or any(v is None for v in row.values()):
-                got = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
-                raise DataError(f"{path}:{i + first}: expected {len(columns)} values ({', '.join(columns)}), got {got}")
-        id_col = fields.get("id", "id")
-        if id_col not in columns:
-            # A headerless file rarely has ids (MMLU's has none): its line numbers are stable ones.
-            rows = [{id_col: f"line-{i + first}", **row} for i, row in enumerate(rows)]
-    samples = [_to_sample(row, fields, f"{path}:{i + first}") for i, row in enumerate(rows)]
-    if not samples:
-        raise DataError(f"{path}: no samples (the file is empty or has only a header)")
-    _check_unique(samples, str(path))
-    return samples
+    return list(stream_csv(path, fields, columns))
 
 
 def _rows_to_samples(rows: Iterable[Mapping[str, Any]], fields: Mapping[str, str], where: str) -> list[Sample]:
-    samples = [_to_sample(row, fields, f"{where} row {i}") for i, row in enumerate(rows)]
-    if not samples:
-        raise DataError(f"{where}: no samples")
-    _check_unique(samples, where)
-    return samples
+    return list(_listed([_to_sample(row, fields, f"{where} row {i}") for i, row in enumerate(rows)], where))
 
 
 def load_hf(spec: DataSpec, base_dir: Path) -> list[Sample]:
@@ -144,36 +191,48 @@ class LoadedData:
     warnings: tuple[str, ...] = ()
 
 
-def load_data(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> LoadedData:
-    """Like `load_samples`, with notes for the run's report: records a source skipped (invalid chat lines) and
-    where a hub data set was read from when not from the hub itself (the local cache, offline)."""
+def iter_data(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> DataStream:
+    """The samples a DataSpec describes, as one pass (`split_path` reads another local split, e.g. train).
+
+    JSONL and CSV files are read row by row, so a run over a million items never holds them all; the other
+    sources (hub data sets, BSARD's join, chat files) are read whole when this is called and then iterated.
+    Reading the hub happens here, inside hub_session: offline and uncached, this call is the one error line.
+    """
     from evalkit.sources.hub import hub_dataset, hub_session
 
     hub = hub_dataset(spec, base_dir, split_path=split_path)
-    if hub is None:
-        return _load_local(spec, base_dir, split_path)
-    with hub_session(hub, source=spec.source, config=spec.name, split=spec.split) as notes:
-        samples = _load_source(spec, base_dir, split_path, hub=True)
-    return LoadedData(samples, tuple(notes))
-
-
-def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
-    """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
-    return load_data(spec, base_dir, split_path=split_path).samples
-
-
-def _load_local(spec: DataSpec, base_dir: Path, split_path: str | None) -> LoadedData:
+    if hub is not None:
+        with hub_session(hub, source=spec.source, config=spec.name, split=spec.split) as notes:
+            samples = _load_source(spec, base_dir, split_path, hub=True)
+        return _listed(samples, f"{spec.source} data set {hub!r}", notes=notes)
     if spec.source == "chat_jsonl":
         from evalkit.sources.chat_jsonl import load_chat_jsonl
 
         path = resolve_data_path(spec, base_dir, split_path)
         data = load_chat_jsonl(path)
-        return LoadedData(list(data.samples), tuple(f"{path.name} {s} (skipped)" for s in data.skipped))
-    return LoadedData(_load_source(spec, base_dir, split_path, hub=False))
+        return _listed(list(data.samples), str(path), notes=[f"{path.name} {s} (skipped)" for s in data.skipped])
+    if spec.source in ("jsonl", "csv") or (spec.source == "hf" and split_path is not None):
+        path = resolve_data_path(spec, base_dir, split_path)
+        if spec.source == "csv" or path.suffix == ".csv":
+            return stream_csv(path, spec.fields, spec.columns)
+        return stream_jsonl(path, spec.fields)
+    return _listed(_load_source(spec, base_dir, split_path, hub=False), f"{spec.source} data {spec.path!r}")
+
+
+def load_data(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> LoadedData:
+    """All the samples of `iter_data`, with its notes for the run's report: records a source skipped (invalid
+    chat lines) and where a hub data set was read from when not from the hub itself (the local cache)."""
+    stream = iter_data(spec, base_dir, split_path=split_path)
+    return LoadedData(list(stream), stream.warnings)
+
+
+def load_samples(spec: DataSpec, base_dir: Path, *, split_path: str | None = None) -> list[Sample]:
+    """Load the samples a DataSpec describes (`split_path` reads another local split, e.g. train)."""
+    return list(iter_data(spec, base_dir, split_path=split_path))
 
 
 def _load_source(spec: DataSpec, base_dir: Path, split_path: str | None, *, hub: bool) -> list[Sample]:
-    """The samples of one source; `hub`: `spec.path` is a hub id and the caller holds a hub_session."""
+    """The samples of a source read whole; `hub`: `spec.path` is a hub id and the caller holds a hub_session."""
     if spec.source == "bsard":
         from evalkit.sources.bsard import load_bsard  # joins two tables; imported only by suites that use it
 
@@ -190,9 +249,6 @@ def _load_source(spec: DataSpec, base_dir: Path, split_path: str | None, *, hub:
         from evalkit.sources.pubmedqa import read_pubmedqa
 
         return read_pubmedqa(spec, base_dir, split_path=split_path, hub=hub)
-    if spec.source == "hf" and split_path is None:
+    if spec.source == "hf":
         return load_hf(spec, base_dir)
-    path = resolve_data_path(spec, base_dir, split_path)
-    if spec.source == "csv" or path.suffix == ".csv":
-        return load_csv(path, spec.fields, spec.columns)
-    return load_jsonl(path, spec.fields)
+    raise DataError(f"unknown data source {spec.source!r}")  # DataSpec's Literal lists every source above

@@ -170,3 +170,37 @@ def test_rate_limiter_spaces_calls() -> None:
     assert elapsed >= 5 * 0.02 * 0.9
     with pytest.raises(ValueError, match="got 0"):
         RateLimiter(0)
+
+
+def test_judge_name_order_and_the_optional_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.config import judge_name
+
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    (tmp_path / "data.jsonl").write_text('{"id": 1, "text": "x", "label": "a"}\n', encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(SUITE, encoding="utf-8")
+    suite = load_suite(str(tmp_path / "suite.yaml"))
+    monkeypatch.chdir(tmp_path)
+    empty = load_config(None)
+    assert judge_name(None, empty, suite) == "base"  # offline default: the embedded model
+    assert judge_name(None, empty, suite, fallback=False) is None  # an optional judge: none at all
+    assert judge_name("mine", empty, suite, fallback=False) == "mine"
+    (tmp_path / "evalkit.toml").write_text('judge = "cfg"\n', encoding="utf-8")
+    assert judge_name(None, load_config(None), suite, fallback=False) == "cfg"
+    assert judge_name(None, empty, suite.model_copy(update={"judge": "suite-judge"}), fallback=False) == "suite-judge"
+    monkeypatch.setenv("MISTRAL_API_KEY", "k")
+    assert judge_name(None, empty, suite, fallback=False) == "mistral-large"
+
+
+def test_the_data_table_of_the_config(tmp_path: Path) -> None:
+    from evalkit.config import data_overrides
+
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "evalkit.toml").write_text('[data]\n"cais/mmlu" = "copies/mmlu.csv"\n', encoding="utf-8")
+    config = load_config(tmp_path / "proj" / "evalkit.toml")
+    assert config.data == {"cais/mmlu": "copies/mmlu.csv"}
+    overrides = data_overrides(config)
+    assert overrides.by_id == {"cais/mmlu": (tmp_path / "proj").resolve() / "copies" / "mmlu.csv"}
+    assert data_overrides(config, ["cais/mmlu=/elsewhere.csv"]).by_id["cais/mmlu"] == Path("/elsewhere.csv")
+    (tmp_path / "bad.toml").write_text('[data]\n"cais/mmlu" = 3\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad.toml.*data"):
+        load_config(tmp_path / "bad.toml")
