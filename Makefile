@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUITE  ?= news
-# pip says nothing but errors (-qq): the demo's console is evalkit's. Set PIP_QUIET= to see pip's output.
+# pip prints errors only (-qq): the demo's console is evalkit's (no setuptools editable-install notice, no
+# warnings about this machine's pip index settings). `make PIP_QUIET= demo` shows all of pip's output.
 PIP_QUIET ?= -qq
 # Every extra the tests need: dev (pytest, RAGAS, the packaging test's build tools), train (torch, peft), and the
 # integrations tested against real local instances (MLflow store, W&B offline, a local Ray cluster).

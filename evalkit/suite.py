@@ -127,13 +127,18 @@ def benchmark_dirs() -> list[Path]:
     return search_dirs("EVALKIT_BENCHMARKS", "benchmarks")
 
 
+HUB_VARIANT_FILE = "hub.yaml"
+"""A suite folder's variant on the full public data set from the Hugging Face hub, listed as `<folder>-hub`."""
+
+
 def available_suites() -> dict[str, Path]:
-    """Suite name -> suite file, over all benchmark folders (earlier folders win)."""
+    """Suite name -> suite file, over all benchmark folders (earlier folders win): each `NAME/suite.yaml`, and
+    each `NAME/hub.yaml` as `NAME-hub` (the same suite on the hub's full data set)."""
     found: dict[str, Path] = {}
     for d in benchmark_dirs():
-        for f in sorted(d.glob(f"*/{SUITE_FILE}")):
-            found.setdefault(f.parent.name, f)
-    return found
+        for f in sorted([*d.glob(f"*/{SUITE_FILE}"), *d.glob(f"*/{HUB_VARIANT_FILE}")]):
+            found.setdefault(f.parent.name if f.name == SUITE_FILE else f"{f.parent.name}-hub", f)
+    return dict(sorted(found.items()))
 
 
 def resolve_suite_path(name_or_path: str) -> Path:

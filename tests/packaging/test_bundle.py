@@ -17,6 +17,9 @@ from evalkit.tasks.judged import judge_dirs
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_SUITES = sorted(d.name for d in (REPO / "benchmarks").iterdir() if (d / "suite.yaml").is_file())
 """The suite folders setup.py maps into the package (a folder of benchmarks/ with a suite.yaml)."""
+LISTED = sorted([*SHIPPED_SUITES,
+                 *(f"{s}-hub" for s in SHIPPED_SUITES if (REPO / "benchmarks" / s / "hub.yaml").is_file())])
+"""What `evalkit suites` lists: each suite, and each hub variant (NAME/hub.yaml) as NAME-hub."""
 
 
 def test_a_checkout_reads_its_own_top_level_folders() -> None:
@@ -43,7 +46,7 @@ def test_user_suites_and_judges_override_the_bundled_ones(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EVALKIT_BENCHMARKS", raising=False)
     monkeypatch.delenv("EVALKIT_JUDGES", raising=False)
-    assert set(available_suites()) == set(SHIPPED_SUITES)
+    assert list(available_suites()) == LISTED and {"bsard-hub", "eurlex-hub"} <= set(LISTED)
     assert all(p.is_relative_to(REPO / "benchmarks") for p in available_suites().values())
     # ./benchmarks wins over the bundled folder, and $EVALKIT_BENCHMARKS over ./benchmarks.
     (tmp_path / "benchmarks" / "news").mkdir(parents=True)
