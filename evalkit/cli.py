@@ -15,6 +15,7 @@ from rich.table import Table
 
 from evalkit import finetune_metrics
 from evalkit.errors import EvalkitError
+from evalkit.distributed import command as ray_command
 from evalkit.gating import command as gate_command
 from evalkit.history import command as history_command
 from evalkit.human import command as human_command
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "repeatable; wins over the config's [data] table")
     gate_command.add_run_options(run)
     log_command.add_run_options(run)
+    ray_command.add_run_options(run)
     gate_command.add_gate_parser(sub)
     finetune_metrics.add_parser(sub)
     human_command.add_parser(sub)
@@ -152,10 +154,14 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     suite = apply_overrides(suite, data_overrides(config, args.data))
     gate_command.prepare_run_gates(args, suite)
     trackers = log_command.prepare_run_log(args)
+    from rich.markup import escape
+
+    executor = ray_command.executor_for(args.ray, config.ray, where=str(config.path or "evalkit.toml"),
+                                        notify=lambda line: console.print(f"[yellow]ray:[/yellow] {escape(line)}"))
     options = RunOptions(models=args.models, limit=args.limit, concurrency=args.concurrency, out_dir=args.out,
                          use_cache=not args.no_cache, cache_dir=args.cache_dir, seed=args.seed,
                          reference=args.reference, judge=args.judge, show_progress=not args.quiet,
-                         attempts=args.attempts, batch=args.batch)
+                         attempts=args.attempts, batch=args.batch, executor=executor)
     sequential = [o for o, v in (("--look-every", args.look_every), ("--margin", args.margin)) if v is not None]
     if sequential and not args.until_decided:
         raise ConfigError(f"{', '.join(sequential)} only apply with --until-decided")
