@@ -24,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import re
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +60,8 @@ LINGER_S = 0.05
 """A shard smaller than shard_size waits this long for more requests (the runner sends them item by item)."""
 TAKE_WAIT_S = 30.0
 """Longest wait of one `take` long-poll (a shard with slow calls is simply polled again)."""
+CLOSE_WAIT_S = 10.0
+"""How long the actors get to release their model and cache file before they are killed."""
 PLACEMENT_NOTICE_S = 30.0
 """After this long without a placed actor, the driver says what the model's actors are waiting for."""
 
@@ -131,11 +135,14 @@ class RayExecutor(GenerationExecutor):
         self.sent = 0
         """Requests sent to workers (a shard sent again after a worker death counts its requests again)."""
         self.actors_started = 0
+        self.gate_totals: dict[tuple[str, str | None], tuple[int, int]] = {}
+        """gate_counts() as they were when the executor closed."""
         self._notify = notify or (lambda line: None)
         self._connection: RayConnection | None = None
         self._groups: dict[int, _Group] = {}
         self._gates: dict[tuple[str, str | None], tuple[str, Any]] = {}
         self._closed = False
+        self._id = uuid.uuid4().hex[:12]
 
     # -- the seam ---------------------------------------------------------------------------------------------
 
@@ -181,6 +188,12 @@ class RayExecutor(GenerationExecutor):
         group = self._groups.get(id(model))
         return [r.info for r in group.replicas if r.info is not None] if group is not None else []
 
+    def gate_counts(self) -> dict[tuple[str, str | None], tuple[int, int]]:
+        """Per endpoint with a cluster rate limit: (slots granted, reservation requests) of its gate so far; their
+        ratio is the block size the workers' waiters achieved (one round trip to the gate per block)."""
+        ray = import_ray()
+        return {key: tuple(ray.get(gate.counts.remote())) for key, (_, gate) in self._gates.items()}
+
     async def aclose(self) -> None:
         """Stop every actor and gate of this executor, and disconnect a cluster it connected to."""
         if self._closed:
@@ -191,6 +204,8 @@ class RayExecutor(GenerationExecutor):
         self._groups.clear()
         if self._gates:
             ray = import_ray()
+            with suppress(Exception):  # only a figure for benchmarks: closing goes on without it
+                self.gate_totals = self.gate_counts()
             for _, gate in self._gates.values():
                 ray.kill(gate, no_restart=True)
             self._gates.clear()
@@ -230,8 +245,6 @@ class RayExecutor(GenerationExecutor):
             return  # already answered: only one answer per call is ever kept
         model = group.model
         gen = answer.generation
-        if answer.response is not None and self._cacheable(model) and model.cache is not None:
-            model.cache.put(call.key, answer.response, answer.latency_s)
         model.stats.calls += answer.calls
         model.stats.retries += gen.retries
         if not gen.ok:
@@ -253,6 +266,19 @@ class RayExecutor(GenerationExecutor):
                 group.followers[call.key] = rest
             group.pending.append(first)
             group.work.set()
+
+    async def _store(self, group: _Group, answers: Sequence[Answer]) -> None:
+        """Write fresh answers to the driver's cache, in one commit, before anyone is handed them."""
+        model = group.model
+        if model.cache is None or not self._cacheable(model):
+            return
+        writes = []
+        for a in answers:
+            call = group.waiting.get(a.position)
+            if call is not None and a.response is not None:
+                writes.append(model.cache.write(call.key, a.response, a.latency_s))
+        if writes:
+            await asyncio.gather(*writes)
 
     def _give_up(self, group: _Group, positions: Sequence[int], reason: str) -> None:
         model = group.model
@@ -337,6 +363,7 @@ class RayExecutor(GenerationExecutor):
             await resolve(rep.handle.start.remote(shard))
             while True:
                 taken = await resolve(rep.handle.take.remote(shard.key, TAKE_WAIT_S))
+                await self._store(group, taken.answers)
                 for answer in taken.answers:
                     answered += 1
                     self._resolve(group, answer.position, answer)
@@ -460,10 +487,11 @@ class RayExecutor(GenerationExecutor):
         gate = self._gate(model, rate) if rate and not offline else None
         cls = actor_class(ShardWorker, num_cpus=cpus, num_gpus=gpus, max_restarts=self.settings.max_restarts,
                           max_task_retries=0, scheduling_strategy="SPREAD")
-        reps = [_Replica(handle=cls.remote(WorkerConfig(retry=model.retry, seed=model.seed, stream=model.stream,
-                                                        concurrency=share, gate=gate, rate=rate,
-                                                        flush_s=self.settings.flush_s)))
-                for share in shares]
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", model.name)
+        reps = [_Replica(handle=cls.remote(WorkerConfig(
+                    retry=model.retry, seed=model.seed, stream=model.stream, concurrency=share, gate=gate, rate=rate,
+                    flush_s=self.settings.flush_s, cache_file=f"evalkit-ray-cache/{self._id}-{safe}-{i}.sqlite")))
+                for i, share in enumerate(shares)]
         self.actors_started += len(reps)
         group = _Group(model=model, replicas=reps, resources=(cpus, gpus), spec_ref=ray.put(pack_spec(spec)))
         group.slots = [asyncio.ensure_future(self._slot(group, rep)) for rep in reps for _ in range(SLOTS_PER_ACTOR)]
@@ -484,9 +512,19 @@ class RayExecutor(GenerationExecutor):
         for task in group.slots:
             task.cancel()
         await asyncio.gather(*group.slots, return_exceptions=True)
+        built = [rep for rep in group.replicas if rep.info is not None]
         for rep in group.replicas:
             if rep.ready is not None:
                 rep.ready.cancel()
+        # Let each actor free its model and remove its cache file; a stuck one is killed all the same.
+        closing = [asyncio.ensure_future(resolve(rep.handle.close.remote())) for rep in built]
+        if closing:
+            await asyncio.wait(closing, timeout=CLOSE_WAIT_S)
+            for task in closing:
+                if task.done() and not task.cancelled():
+                    task.exception()
+                else:
+                    task.cancel()
         ray = import_ray()
         for rep in group.replicas:
             ray.kill(rep.handle, no_restart=True)

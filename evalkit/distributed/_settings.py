@@ -58,8 +58,9 @@ class RaySettings(BaseModel):
     calls are recorded as failed, and a rerun retries them."""
     max_restarts: int = Field(default=3, ge=0)
     """Times Ray restarts a dead actor (reloading its model) before the model loses that replica."""
-    flush_s: float = Field(default=0.25, ge=0)
-    """How often a worker hands finished answers of a running shard back to the driver (seconds)."""
+    flush_s: float = Field(default=0.05, ge=0)
+    """How long a worker gathers more finished answers of a running shard before handing them back (seconds):
+    fewer round trips, against answers held a little longer on a worker that could die."""
     idle_release_s: float = Field(default=5.0, ge=0)
     """A model's actors are released after this long without calls, freeing their CPUs/GPUs for the next
     models of a sweep (a judge called item after item keeps its actors)."""

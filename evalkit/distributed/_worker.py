@@ -5,9 +5,12 @@ loads its weights here, once per actor process) and then answers shards of reque
 timeouts, token and cost accounting are the wrapper's, unchanged. Its limiter is the cluster-wide one when the
 model has a rate limit, and its `concurrency` is this actor's share of the model's.
 
-The worker keeps no cache of its own: the driver owns the response cache. The wrapper's cache slot is filled
-with a MemoryCache that only collects each fresh response, so the driver can store exactly what a local run
-would have stored (finish reason included).
+The driver owns the run's response cache. Each actor gets a cache file of its own on its node, private to
+this run, model and replica: the wrapper writes every answer there as it would locally, the worker reads the
+provider's response back to hand it to the driver (which stores exactly what a local run stores, finish
+reason included), and an actor that Ray restarts on the same node finds the answers its previous process made
+but could not hand back before it died: those are not asked again. The file is removed when the actor is
+closed; files of runs that crashed are removed by the next actor after a day.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import os
 import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,37 +30,12 @@ from evalkit.distributed._shipping import PackedSpec, unpack_spec
 from evalkit.errors import EvalkitError
 from evalkit.model import Model
 from evalkit.providers import create_provider
-from evalkit.records import Generation, ProviderResponse, Request
+from evalkit.records import Generation, Request
 from evalkit.retry import RetryPolicy
 from evalkit.user_errors import one_line
 from evalkit.version import __version__
 
-__all__ = ["MemoryCache", "ShardWorker"]
-
-
-class MemoryCache(ResponseCache):
-    """A ResponseCache that never answers and keeps each stored response until it is taken (worker side)."""
-
-    def __init__(self) -> None:  # no SQLite file: nothing is kept beyond the shard
-        self._entries: dict[str, tuple[ProviderResponse, float | None]] = {}
-
-    def get(self, key: str) -> tuple[ProviderResponse, float | None] | None:
-        """Always a miss: the driver already answered every hit from its own cache."""
-        return None
-
-    def put(self, key: str, response: ProviderResponse, latency_s: float | None) -> None:
-        """Keep the response for `take`."""
-        self._entries[key] = (response, latency_s)
-
-    def take(self, key: str) -> tuple[ProviderResponse, float | None] | None:
-        """The response stored under `key`, forgotten here."""
-        return self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def close(self) -> None:
-        """Nothing to close."""
+__all__ = ["ShardWorker", "WorkerConfig"]
 
 
 @dataclass
@@ -83,7 +62,10 @@ class WorkerConfig:
     """The name of the RateGate actor of the model's endpoint, when it has `requests_per_second`."""
     rate: float | None = None
     """The rate the gate grants (the model's requests_per_second less the headroom)."""
-    flush_s: float = 0.25
+    flush_s: float = 0.05
+    cache_file: str = "evalkit-ray-cache/worker.sqlite"
+    """The actor's cache file, relative to its node's temp dir: one per run, model and replica, so a restarted
+    actor finds its predecessor's answers and no other run's."""
 
 
 class ShardWorker:
@@ -92,7 +74,7 @@ class ShardWorker:
     def __init__(self, config: WorkerConfig) -> None:
         self._config = config
         self._model: Model | None = None
-        self._cache = MemoryCache()
+        self._cache: ResponseCache | None = None
         self._info: WorkerInfo | None = None
         self._building: asyncio.Lock | None = None
         self._runs: dict[str, _Running] = {}
@@ -119,6 +101,7 @@ class ShardWorker:
         try:
             spec = unpack_spec(packed, Path(tempfile.gettempdir()) / "evalkit-ray-files", node=node_ip)
             spec = spec.model_copy(update={"concurrency": self._config.concurrency})
+            self._cache = _worker_cache(Path(tempfile.gettempdir()) / self._config.cache_file)
             limiter = None
             if self._config.gate is not None and self._config.rate:
                 limiter = ClusterRateLimiter(ray.get_actor(self._config.gate), self._config.rate)
@@ -174,10 +157,16 @@ class ShardWorker:
         return await self._answer(self._require_model(), 0, request)
 
     async def close(self) -> None:
-        """Release the model (its weights) before the actor is killed."""
+        """Release the model (its weights) and remove the actor's cache file, before the actor is killed."""
         if self._model is not None:
             await self._model.aclose()
             self._model = None
+        if self._cache is not None:
+            self._cache.close()
+            for suffix in ("", "-wal", "-shm"):
+                with suppress(OSError):
+                    os.unlink(f"{self._cache.path}{suffix}")
+            self._cache = None
 
     # -------------------------------------------------------------------------------------------------------
 
@@ -210,7 +199,27 @@ class ShardWorker:
                                     attempt=request.attempt, prompt=request.prompt,
                                     error=one_line(f"on the Ray worker: {type(exc).__name__}: {exc}"))
             return Answer(position=position, generation=generation, response=None)
-        stored = self._cache.take(model.call_key(request)) if generation.ok and not generation.cached else None
-        response, latency = stored if stored is not None else (None, None)
-        calls = 0 if generation.cached else generation.retries + 1
+        response = latency = None
+        if generation.ok and model.cache is not None and model.provider.cacheable:
+            stored = model.cache.get(model.call_key(request))
+            if stored is not None:
+                response, latency = stored
+        calls = generation.retries + 1
+        if generation.cached:  # made by this actor's previous process on this node, which died before handing it
+            generation, calls = generation.model_copy(update={"cached": False}), 1
         return Answer(position=position, generation=generation, response=response, latency_s=latency, calls=calls)
+
+
+STALE_S = 24 * 3600.0
+"""Cache files of actors that never closed (a crashed run) are removed after this long."""
+
+
+def _worker_cache(path: Path) -> ResponseCache:
+    """The actor's cache file, after removing stale ones beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in path.parent.iterdir():
+        with suppress(OSError):
+            if old != path and now - old.stat().st_mtime > STALE_S:
+                old.unlink()
+    return ResponseCache(path)

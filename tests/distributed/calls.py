@@ -41,6 +41,7 @@ async def on_cluster(executor: RayExecutor, m: Model, requests: Sequence[Request
 async def in_process(m: Model, requests: Sequence[Request]) -> dict[str, Generation]:
     """The same requests through Model.generate in this process (what a run without --ray does)."""
     gens = await asyncio.gather(*(m.generate(r) for r in requests))
+    await m.aclose()  # its HTTP session, or a local model's weights
     return {g.sample_id if g.attempt == 0 else f"{g.sample_id}#{g.attempt}": g for g in gens}
 
 

@@ -8,13 +8,22 @@ which one a worker used: secrets never travel, each worker reads its own environ
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray", reason="the `ray` extra is not installed (make test installs it)")
+from distributed.ray_cluster import LocalRayCluster, auth_env, auth_token_file
 
-from distributed.ray_cluster import LocalRayCluster
+# Before Ray is imported (it reads the auth mode then): this session's drivers use its own cluster's token.
+_AUTH_DIR = Path(tempfile.mkdtemp(prefix="ekray-auth-", dir="/tmp"))
+_TOKEN = auth_token_file(_AUTH_DIR)
+os.environ.update(auth_env(_TOKEN))
+os.environ.pop("RAY_ADDRESS", None)
+
+pytest.importorskip("ray", reason="the `ray` extra is not installed (make test installs it)")
 
 CLUSTER_KEY = "sk-cluster-side-key-0000"
 """The API key value the cluster's workers see (the driver's is tests/conftest.py's FAKE_KEY)."""
@@ -25,11 +34,10 @@ def ray_cluster() -> Iterator[LocalRayCluster]:
     """Head + one more raylet, the test process connected as the driver; stopped even when tests fail."""
     import ray
 
-    cluster = LocalRayCluster(env={"EVALKIT_TEST_API_KEY": CLUSTER_KEY})
+    cluster = LocalRayCluster(env={"EVALKIT_TEST_API_KEY": CLUSTER_KEY}, token_path=_TOKEN)
     try:
         cluster.start_head()
         cluster.add_node()
-        os.environ.pop("RAY_ADDRESS", None)
         ray.init(address=cluster.address, namespace="evalkit-tests", log_to_driver=False,
                  configure_logging=False)
         cluster.wait_for_nodes(2)
@@ -38,3 +46,4 @@ def ray_cluster() -> Iterator[LocalRayCluster]:
         if ray.is_initialized():
             ray.shutdown()
         cluster.stop()
+        shutil.rmtree(_AUTH_DIR, ignore_errors=True)

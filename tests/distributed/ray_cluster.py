@@ -9,6 +9,7 @@ dashboard, no usage stats, a temp dir of its own.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -26,6 +27,23 @@ START_TIMEOUT_S = 180
 HEAD_IP = "127.0.0.2"
 """Nodes get loopback addresses of their own, 127.0.0.2, .3, ...: Ray turns 127.0.0.1 into the machine's
 network address (to be reachable from other hosts), and every test stays on the loopback range."""
+
+
+def auth_token_file(directory: Path) -> Path:
+    """A new random Ray auth token in `directory`.
+
+    The cluster runs with token authentication, as Ray does for a cluster it starts, but with a token of its
+    own, never the user's ~/.ray/auth_token. Ray reads the mode when it is imported: a driver process must have
+    auth_env() in its environment before `import ray`.
+    """
+    path = directory / "auth_token"
+    path.write_text(secrets.token_hex(32))
+    return path
+
+
+def auth_env(token_path: Path) -> dict[str, str]:
+    """The environment that makes a Ray process use the token in `token_path`."""
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path)}
 
 
 def free_port() -> int:
@@ -47,9 +65,21 @@ class LocalRayCluster:
     groups: list[int] = field(default_factory=list)
     """Process group ids of the `ray start` processes (each node's daemons belong to one)."""
 
+    token_path: Path | None = None
+    """The cluster's auth token file (default: a new one in `root`); see auth_env()."""
+
+    def __post_init__(self) -> None:
+        if self.token_path is None:
+            self.token_path = auth_token_file(self.root)
+
+    def driver_env(self) -> dict[str, str]:
+        """What a driver process needs in its environment to join this cluster (its auth token)."""
+        assert self.token_path is not None
+        return auth_env(self.token_path)
+
     def _env(self) -> dict[str, str]:
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0",
-               "RAY_BACKEND_LOG_LEVEL": "warning", **self.env}
+               "RAY_BACKEND_LOG_LEVEL": "warning", **self.driver_env(), **self.env}
         env.pop("RAY_ADDRESS", None)
         return env
 
@@ -111,7 +141,7 @@ class LocalRayCluster:
 
     def stop(self) -> None:
         """End every process of this cluster (TERM, then KILL what is left), by process group id."""
-        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 30.0)):
             for group in self.groups:
                 try:
                     os.killpg(group, sig)
