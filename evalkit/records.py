@@ -377,6 +377,10 @@ class RunResult(BaseModel):
     summary: TaskSummary
     training: dict[str, TrainingCurve] = Field(default_factory=dict)
     """Training curves of the models whose metadata names a fine-tuning `job_id`, keyed by model name."""
+    sequential: Any = None
+    """An `evalkit.sequential.SequentialResult` when the run stopped by a stop rule that reports one
+    (`--until-decided`; stored as sequential.json), else None. Typed loosely here because that record is built
+    on these ones."""
 
     @field_validator("samples", "generations", "results", mode="before")
     @classmethod

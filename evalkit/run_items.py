@@ -3,18 +3,21 @@
 generations.jsonl is written in the order calls finish (models interleaved, or one model after the other), so a
 sample's generations are scattered through it. `GenerationIndex` finds them without holding them: one pass
 over the file records, per line, only its byte offset, the sample's position, the model and the attempt
-(18 bytes); reading a sample's generations back is then a few seeks. Sample ids are matched by their 64-bit
-hash (checked against the id on reading), so the index holds no strings either.
+and line length (22 bytes); reading a sample's generations back is then a few positioned reads. Sample ids are
+matched by their 64-bit hash (Python's, within the process), so the index holds no strings either; two ids
+sharing one would be refused, and a generation of an id outside the run matches one of its samples with odds
+of about 1 in 10^13 per line at a million samples.
 
     index = GenerationIndex(s.id for s in samples)
-    for offset, g in store.generations().with_offsets():
-        index.add(offset, g)
+    for offset, length, g in store.generations().with_offsets(lengths=True):
+        index.add(offset, g, length)
     for sample, per_model in zip(samples, index.groups(store.generations(), models)):
         ...   # per_model[model] is that model's attempts, in attempt order
 """
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,15 +47,17 @@ class GenerationIndex:
             raise ValueError("sample ids must be distinct (two ids share a hash)")
         self._keys = array("q")
         self._offsets = array("q")
+        self._lengths = array("i")
         self._models = array("h")
         self._attempts = array("i")
         self._model_codes: dict[str, int] = {}
 
-    def add(self, offset: int, g: Generation) -> None:
-        """Record one generation read at byte `offset`."""
+    def add(self, offset: int, g: Generation, length: int = 0) -> None:
+        """Record one generation read at byte `offset` (its line `length` bytes long, 0: unknown)."""
         code = self._model_codes.setdefault(g.model, len(self._model_codes))
         self._keys.append(hash(g.sample_id))
         self._offsets.append(offset)
+        self._lengths.append(length)
         self._models.append(code)
         self._attempts.append(g.attempt)
 
@@ -77,22 +82,38 @@ class GenerationIndex:
         models_arr = np.frombuffer(self._models, dtype=np.int16) if len(self._models) else np.empty(0, np.int16)
         attempts = np.frombuffer(self._attempts, dtype=np.int32) if len(self._attempts) else np.empty(0, np.int32)
         offsets = np.frombuffer(self._offsets, dtype=np.int64) if len(self._offsets) else np.empty(0, np.int64)
+        lengths = np.frombuffer(self._lengths, dtype=np.int32) if len(self._lengths) else np.empty(0, np.int32)
         line = np.arange(pos.size)
         keep = pos >= 0
         # Grouped by sample, then model and attempt; within one (sample, model, attempt) the last line wins.
         order = np.lexsort((line[keep], attempts[keep], models_arr[keep], pos[keep]))
         pos_k, off_k = pos[keep][order], offsets[keep][order]
+        len_k = lengths[keep][order]
         model_k, attempt_k = models_arr[keep][order], attempts[keep][order]
         last = np.ones(order.size, dtype=bool)
         if order.size > 1:
             same = (pos_k[1:] == pos_k[:-1]) & (model_k[1:] == model_k[:-1]) & (attempt_k[1:] == attempt_k[:-1])
             last[:-1] = ~same
-        pos_k, off_k = pos_k[last], off_k[last]
-        bounds = np.searchsorted(pos_k, np.arange(self.n_samples + 1))
-        with_reader = generations.read_at
-        for p in range(self.n_samples):
-            lo, hi = int(bounds[p]), int(bounds[p + 1])
-            yield _grouped(with_reader(off_k[lo:hi].tolist()) if hi > lo else (), models)
+        # Plain lists: the loop below runs once per sample, where numpy scalars cost more than they save.
+        bounds = np.searchsorted(pos_k[last], np.arange(self.n_samples + 1)).tolist()
+        off_list, len_list = off_k[last].tolist(), len_k[last].tolist()
+        validate = Generation.model_validate_json
+        fd = os.open(generations.path, os.O_RDONLY)
+        try:
+            with open(fd, "rb", closefd=False) as fh:
+                for p in range(self.n_samples):
+                    lo, hi = bounds[p], bounds[p + 1]
+                    gens = []
+                    for j in range(lo, hi):
+                        if len_list[j]:
+                            raw = os.pread(fd, len_list[j], off_list[j])
+                        else:
+                            fh.seek(off_list[j])
+                            raw = fh.readline()
+                        gens.append(validate(raw))
+                    yield _grouped(gens, models)
+        finally:
+            os.close(fd)
 
 
 def _grouped(gens: Iterable[Generation], models: Sequence[str]) -> Groups:

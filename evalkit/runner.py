@@ -50,7 +50,7 @@ from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_mod
 from evalkit.errors import ConfigError, DataError, ProviderError
 from evalkit.execution import GenerationExecutor, InProcessExecutor
 from evalkit.finetune_metrics import attach_training
-from evalkit.loaders import load_data
+from evalkit.loaders import iter_data
 from evalkit.model import Model
 from evalkit.model_pool import ModelPool, build_models
 from evalkit.model_spec import ModelSpec
@@ -62,8 +62,8 @@ from evalkit.report import write_report
 from evalkit.retry import RetryPolicy
 from evalkit.run_items import GenerationIndex
 from evalkit.schedule import ItemSchedule
-from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SUITE_FILE, SUMMARY_FILE, RecordFile,
-                           RunStore, new_run_dir)
+from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SEQUENTIAL_FILE, SUITE_FILE, SUMMARY_FILE,
+                           RecordFile, RunStore, new_run_dir)
 from evalkit.suite import PromptSpec, SuiteSpec
 from evalkit.tasks import RunPolicy, ScoringContext, SummaryContext, Task, create_task
 from evalkit.version import __version__
@@ -299,7 +299,8 @@ class Runner:
         self.policy: RunPolicy = self.task.run_policy
         if options.concurrency is None and self.policy.concurrency is not None:
             self.specs = [s.model_copy(update={"concurrency": self.policy.concurrency}) for s in self.specs]
-        self.judge_spec = judge if self.task.needs_judge else None
+        self.judge_spec: ModelSpec | None = None
+        self.set_judge(judge)
         self.executor: GenerationExecutor = options.executor or InProcessExecutor()
         self.renderer = PromptRenderer(suite, self.task, self.specs)
         self.store: RunStore | None = None
@@ -311,18 +312,21 @@ class Runner:
         self._progress: Progress | None = None
         self._bars: dict[str, Any] = {}
 
+    def set_judge(self, judge: ModelSpec | None) -> None:
+        """The judge model the task's judge calls use (ignored for a task whose judge_requirement is `none`)."""
+        self.judge_spec = judge if self.task.judge_requirement != "none" else None
+
     # --- before any call ----------------------------------------------------------------------------------
 
     def _stage_samples(self) -> _Staged:
-        """Read the data once into a file beside the runs (so the run keeps none of it in memory): --limit and
-        the schedule's order applied, data warnings collected. Nothing is checked against the task yet."""
+        """Read the data once (evalkit.loaders.iter_data: one sample at a time) into a file beside the runs, so
+        the run keeps none of it in memory: --limit and the schedule's order applied, templates checked, data
+        warnings collected."""
         data = self.suite.data
         where = (str(self.suite.directory / data.path) if data.source in ("jsonl", "csv")
                  else f"{data.source} data set {data.path!r}")
-        loaded = load_data(data, self.suite.directory)
-        source: Iterator[Sample] = iter(loaded.samples)
-        warnings = loaded.warnings
-        del loaded  # the list goes once the iterator has passed (a streaming loader makes this O(1))
+        stream = iter_data(data, self.suite.directory)
+        source: Iterator[Sample] = iter(stream)
         if self.options.limit is not None:
             source = islice(source, self.options.limit)
         out_dir = self.options.out_dir
@@ -342,7 +346,7 @@ class Runner:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        return _Staged(path=path, count=count, warnings=warnings, where=where)
+        return _Staged(path=path, count=count, warnings=stream.warnings, where=where)
 
     def _models(self, cache: ResponseCache | None, sample_ids: Iterable[str]) -> ModelPool:
         """The compared models and the judge (if the task needs one), checked before any call."""
@@ -401,14 +405,20 @@ class Runner:
         names = tuple(s.name for s in self.specs)
         try:
             samples = store.samples()
-            # Only models that will make calls need loading; a run served from the cache stays instant.
-            await pool.warm_up(models, lambda m: self._needs_calls(m, samples))
-            if judge is not None:
-                await pool.warm_up([judge])
+            if self.executor.local:
+                # Only models that will make calls need loading; a run served from the cache stays instant. An
+                # executor that makes calls elsewhere loads the models there (the driver needs only call keys).
+                await pool.warm_up(models, lambda m: self._needs_calls(m, samples))
+                if judge is not None:
+                    await pool.warm_up([judge])
             ctx = ScoringContext(seed=opts.seed, judge=self.executor.bind(judge) if judge is not None else None,
                                  reference=self.reference)
             drawn = await self._process(models, samples, staged.count, ctx)
             store.flush()
+            stop = opts.schedule.stop
+            sequential = stop.result() if stop is not None else None
+            if sequential is not None:
+                store.write_json(SEQUENTIAL_FILE, sequential)
             covered, results = store.samples(limit=drawn), store.results()
             summary = self.task.summarize(covered, results, SummaryContext(models=names, reference=self.reference,
                                                                            seed=opts.seed))
@@ -419,7 +429,7 @@ class Runner:
             # Models whose metadata names a fine-tuning job_id get its stored curve (evalkit.finetune_metrics).
             training = attach_training(run_dir, self.info.models)
             result = RunResult(info=self.info, samples=covered, generations=store.generations(), results=results,
-                               summary=summary, training=training)
+                               summary=summary, training=training, sequential=sequential)
             write_report(result, run_dir)
             store.write_info(self.info)
         except Exception:
@@ -452,8 +462,9 @@ class Runner:
                 notes += (f"data: and {more} more skipped line(s), listed in {DATA_WARNINGS_FILE}",)
         notes += tuple(self.batch_notes)
         if drawn < total:
-            notes += (f"the run stopped after {drawn} of {total} items (its stop rule decided); every metric "
-                      f"covers those {drawn} items",)
+            notes += (f"{drawn} of {total} items drawn (stopped when decided); every metric covers those {drawn} "
+                      f"items, and corpus metrics such as F1 and BLEU are reported at the stopping point and were "
+                      f"not the stopping criterion",)
         return summary.model_copy(update={"notes": summary.notes + notes}) if notes else summary
 
     def _requests(self, model: Model, sample: Sample, prompt: Prompt) -> list[Request]:
@@ -626,8 +637,8 @@ class Runner:
         self.store.flush()
         generations = self.store.generations()
         index = GenerationIndex(s.id for s in batch)
-        for offset, g in generations.with_offsets(start=start):
-            index.add(offset, g)
+        for offset, length, g in generations.with_offsets(start=start, lengths=True):
+            index.add(offset, g, length)
         names = [m.name for m in models]
         pairs = zip(batch, index.groups(generations, names))
 
@@ -684,7 +695,15 @@ def _reorder(path: Path, order: Sequence[str], where: str) -> int:
 
 def prepare(suite: SuiteSpec, config: ProjectConfig, options: RunOptions,
             console: Console | None = None) -> Runner:
-    """Resolve models and validate everything that can fail before a single call is made."""
+    """Resolve models and validate everything that can fail before a single call is made.
+
+    The judge model follows the task's `judge_requirement`: none for `none`; for `optional` (e.g. a check judge
+    beside an LLM judge) only one that is named or reachable (MISTRAL_API_KEY), never the embedded fallback;
+    for `required` the usual chain down to the embedded model.
+    """
     specs = resolve_models(options.models, config, suite)
-    judge = resolve_model(judge_name(options.judge, config, suite), config, suite)
-    return Runner(suite, specs, options, console, judge=judge)
+    runner = Runner(suite, specs, options, console)
+    need = runner.task.judge_requirement
+    name = None if need == "none" else judge_name(options.judge, config, suite, fallback=need == "required")
+    runner.set_judge(resolve_model(name, config, suite) if name else None)
+    return runner

@@ -15,8 +15,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from evalkit.records import SampleResult
+
+if TYPE_CHECKING:
+    from evalkit.sequential import SequentialResult
 
 __all__ = ["ItemSchedule", "StopRule"]
 
@@ -28,6 +32,11 @@ class StopRule(ABC):
     def after_batch(self, results: Sequence[SampleResult]) -> bool:
         """The batch just stored (results in draw order); True stops the run after it (e.g.
         `evalkit.sequential.SequentialMonitor.update_results`)."""
+
+    def result(self) -> SequentialResult | None:
+        """What the rule saw and decided, once the stream has ended: the runner stores it as sequential.json
+        in the run directory (before the summary and report, which show it). None (the default): nothing."""
+        return None
 
 
 @dataclass(frozen=True)

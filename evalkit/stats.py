@@ -17,8 +17,10 @@ Choices made once, here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
@@ -29,14 +31,19 @@ __all__ = [
     "BootstrapResult",
     "McNemarResult",
     "WilcoxonResult",
+    "binomial_two_sided",
+    "bootstrap_counts",
     "bootstrap_mean_ci",
     "bootstrap_median_ci",
+    "counts_fit",
     "has_enough_items",
     "mcnemar_exact",
     "paired_bootstrap",
     "paired_bootstrap_many",
+    "paired_bootstrap_weights",
     "sign_test",
     "wilcoxon_signed_rank",
+    "weighted_quantile",
     "wilson_interval",
 ]
 
@@ -210,6 +217,12 @@ def paired_bootstrap_many(statistics: Callable[..., Mapping[str, Any]], *arrays:
                 raise ValueError(f"statistics must return the same names on every call. Got new name {k!r}.")
             values[k][start:stop] = v
 
+    return _percentile_results(estimates, values, n, n_resamples, confidence, null_value)
+
+
+def _percentile_results(estimates: Mapping[str, np.ndarray], values: Mapping[str, np.ndarray], n: int,
+                        n_resamples: int, confidence: float, null_value: float | None) -> dict[str, BootstrapResult]:
+    """Percentile intervals (and p-values against `null_value`) from each statistic's resampled values."""
     alpha = 1.0 - confidence
     results = {}
     for k, vals in values.items():
@@ -226,6 +239,137 @@ def paired_bootstrap_many(statistics: Callable[..., Mapping[str, Any]], *arrays:
         results[k] = BootstrapResult(estimate=float(estimates[k][0]), ci_low=float(low), ci_high=float(high),
                                      p_value=p_value, n=n, n_resamples=n_resamples, confidence=confidence)
     return results
+
+
+def paired_bootstrap_weights(statistics: Callable[[np.ndarray], Mapping[str, Any]], n: int, *,
+                             n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+                             null_value: float | None = None) -> dict[str, BootstrapResult]:
+    """paired_bootstrap_many with each resample given as weights: how many times each of the `n` items was
+    drawn (an array of shape (rows, n); the estimate's row is all ones).
+
+    The draws are paired_bootstrap_many's (same seed, same chunks, same indices), so a statistic of weights
+    that computes what a statistic of the gathered arrays would gives the same result; it just never gathers
+    the arrays: a mean is `einsum("ij,j->i", weights, x) / n`, a quantile a cumulative sum of the weights over the items in
+    sorted order (`weighted_quantile`). For a median that is about three times faster than partitioning.
+
+    >>> x = np.array([3.0, 1.0, 2.0])
+    >>> r = paired_bootstrap_weights(lambda w: {"mean": np.einsum("ij,j->i", w, x) / 3}, 3, n_resamples=200)
+    >>> r["mean"].estimate
+    2.0
+    """
+    _check_positive_int("n_resamples", n_resamples)
+    _check_confidence(confidence)
+    _check_positive_int("n", n)
+
+    def evaluate(weights: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for k, v in dict(statistics(weights)).items():
+            arr = np.asarray(v, dtype=float).reshape(-1)
+            if arr.shape != (weights.shape[0],):
+                raise ValueError(f"statistics must return one value per row of weights. Got shape {arr.shape} "
+                                 f"for {weights.shape[0]} rows (statistic {k!r}).")
+            out[k] = arr
+        return out
+
+    estimates = evaluate(np.ones((1, n), dtype=np.int64))
+    for k, v in estimates.items():
+        if not np.isfinite(v[0]):
+            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _CHUNK_CELLS // n)
+    values = {k: np.empty(n_resamples, dtype=float) for k in estimates}
+    for start in range(0, n_resamples, chunk):
+        stop = min(start + chunk, n_resamples)
+        rows = stop - start
+        idx = rng.integers(0, n, size=(rows, n))
+        flat = (idx + (np.arange(rows) * n)[:, np.newaxis]).ravel()
+        weights = np.bincount(flat, minlength=rows * n).reshape(rows, n)
+        for k, v in evaluate(weights).items():
+            values[k][start:stop] = v
+    return _percentile_results(estimates, values, n, n_resamples, confidence, null_value)
+
+
+def weighted_quantile(weights: np.ndarray, sorted_values: np.ndarray, q: float,
+                      order: np.ndarray | None = None) -> np.ndarray:
+    """The q-th percentile (numpy's default linear interpolation) of each row's resample, from weights.
+
+    `sorted_values` are the items' values in increasing order; `order` the permutation that sorts them
+    (`np.argsort(values)`), when the weights are in the items' original order (paired data).
+
+    >>> weighted_quantile(np.array([[1, 1, 1], [0, 3, 0]]), np.array([1.0, 2.0, 4.0]), 50)
+    array([2., 2.])
+    """
+    w = weights if order is None else weights[:, order]
+    total = int(w[0].sum())
+    h = (total - 1) * q / 100.0
+    lo = int(np.floor(h))
+    hi = min(lo + 1, total - 1)
+    cum = np.cumsum(w, axis=1)
+    # The k-th smallest drawn value (0-based) is the first item whose cumulative count exceeds k.
+    j_lo = np.argmax(cum > lo, axis=1)
+    j_hi = j_lo if hi == lo else np.argmax(cum > hi, axis=1)
+    low = sorted_values[j_lo]
+    return low + (h - lo) * (sorted_values[j_hi] - low)
+
+
+COUNTS_BUDGET = 20_000_000
+"""Most cells (resamples x categories) bootstrap_counts draws at once; beyond it callers resample items."""
+
+
+def counts_fit(n_cells: int, n_items: int, n_resamples: int) -> bool:
+    """True when bootstrap_counts is the cheaper way: fewer categories than items, within COUNTS_BUDGET."""
+    return n_cells < n_items and n_cells * n_resamples <= COUNTS_BUDGET
+
+
+def bootstrap_counts(statistics: Callable[[np.ndarray], Mapping[str, Any]], codes: Any, n_cells: int, *,
+                     n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+                     null_value: float | None = None) -> dict[str, BootstrapResult]:
+    """The percentile bootstrap of statistics of categorical items, drawn as counts.
+
+    `codes` gives each item's category (0 .. n_cells - 1; for paired data, one code per combination, e.g.
+    true label x prediction x reference prediction). Resampling the n items with replacement and counting the
+    categories is the same as drawing the counts from Multinomial(n, observed shares), so each resample costs
+    O(n_cells) instead of O(n): the interval has the distribution paired_bootstrap's has (not the same random
+    numbers). `statistics` maps counts of shape (rows, n_cells) to a mapping name -> one value per row; the
+    result maps the same names to their BootstrapResult, with the same percentile and p-value rules.
+
+    >>> r = bootstrap_counts(lambda c: {"mean": c[:, 1] / c.sum(axis=1)}, [0, 1, 1, 1], 2, seed=1)
+    >>> r["mean"].estimate
+    0.75
+    """
+    _check_positive_int("n_resamples", n_resamples)
+    _check_confidence(confidence)
+    _check_positive_int("n_cells", n_cells)
+    (c,) = _as_arrays([codes], numeric=False)
+    if not np.issubdtype(c.dtype, np.integer) or int(c.min()) < 0 or int(c.max()) >= n_cells:
+        raise ValueError(f"codes must be integers in [0, {n_cells}). Got dtype {c.dtype}, range "
+                         f"[{c.min()}, {c.max()}].")
+    n = int(c.size)
+    counts = np.bincount(c, minlength=n_cells)
+
+    def evaluate(rows: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for k, v in dict(statistics(rows)).items():
+            arr = np.asarray(v, dtype=float).reshape(-1)
+            if arr.shape != (rows.shape[0],):
+                raise ValueError(f"statistics must return one value per row of counts. Got shape {arr.shape} for "
+                                 f"{rows.shape[0]} rows (statistic {k!r}).")
+            out[k] = arr
+        return out
+
+    estimates = evaluate(counts[np.newaxis, :])
+    for k, v in estimates.items():
+        if not np.isfinite(v[0]):
+            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, COUNTS_BUDGET // n_cells)
+    values = {k: np.empty(n_resamples, dtype=float) for k in estimates}
+    shares = counts / n
+    for start in range(0, n_resamples, chunk):
+        stop = min(start + chunk, n_resamples)
+        for k, v in evaluate(rng.multinomial(n, shares, size=stop - start)).items():
+            values[k][start:stop] = v
+    return _percentile_results(estimates, values, n, n_resamples, confidence, null_value)
 
 
 def bootstrap_mean_ci(values: Any, *, n_resamples: int = 2000, confidence: float = 0.95,
@@ -260,14 +404,36 @@ def _as_bools(name: str, values: Any) -> np.ndarray:
     return a
 
 
+def binomial_two_sided(k: int, n: int) -> float:
+    """Two-sided exact binomial test of `k` successes in `n` trials at p = 1/2: min(1, 2 P(X <= min(k, n - k))).
+
+    The tail is summed from log binomial coefficients (cumulative sums of logs, in numpy), which agrees with
+    scipy's binomial CDF to about 1e-9 relative even at n = 10^6 and costs no scipy import: McNemar's and the
+    sign test are on every comparison's critical path, and importing scipy.stats alone took longer than a
+    5,000-item run's statistics.
+
+    >>> round(binomial_two_sided(1, 10), 6)
+    0.021484
+    """
+    if n == 0:
+        return 1.0
+    m = min(k, n - k)
+    if 2 * m == n:
+        return 1.0
+    i = np.arange(1, m + 1, dtype=float)
+    log_coef = np.concatenate(([0.0], np.cumsum(np.log(n - i + 1) - np.log(i))))
+    log_terms = log_coef - n * math.log(2.0)
+    top = float(log_terms.max())
+    tail = math.exp(top) * float(np.exp(log_terms - top).sum())
+    return min(1.0, 2.0 * tail)
+
+
 def mcnemar_exact(correct_a: Any, correct_b: Any) -> McNemarResult:
     """McNemar's exact (binomial) test of paired correctness; p = 1.0 when no pair is discordant.
 
     >>> mcnemar_exact([1, 1, 1, 0], [1, 0, 0, 0])
     McNemarResult(b=2, c=0, p_value=0.5)
     """
-    from statsmodels.stats.contingency_tables import mcnemar
-
     a = _as_bools("correct_a", correct_a)
     b_ = _as_bools("correct_b", correct_b)
     _as_arrays([a, b_], numeric=False)
@@ -276,9 +442,8 @@ def mcnemar_exact(correct_a: Any, correct_b: Any) -> McNemarResult:
     if b + c == 0:
         # No discordant pair: the data carry no evidence of a difference.
         return McNemarResult(b=0, c=0, p_value=1.0)
-    table = [[int(np.sum(a & b_)), b], [c, int(np.sum(~a & ~b_))]]
-    p = float(mcnemar(table, exact=True).pvalue)
-    return McNemarResult(b=b, c=c, p_value=min(1.0, p))
+    # statsmodels' mcnemar(exact=True): twice the binomial CDF of min(b, c) in b + c trials at 1/2, capped at 1.
+    return McNemarResult(b=b, c=c, p_value=binomial_two_sided(min(b, c), b + c))
 
 
 def sign_test(wins: int, losses: int) -> float:
@@ -287,32 +452,31 @@ def sign_test(wins: int, losses: int) -> float:
     >>> round(sign_test(9, 1), 4)
     0.0215
     """
-    from scipy.stats import binomtest
-
     for name, v in (("wins", wins), ("losses", losses)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{name} must be a non-negative int. Got {v!r} instead.")
-    if wins + losses == 0:
-        return 1.0
-    return float(binomtest(int(wins), int(wins + losses), 0.5, alternative="two-sided").pvalue)
+    # At p = 1/2 the binomial is symmetric: scipy's binomtest (two-sided) is twice the smaller tail.
+    return binomial_two_sided(int(wins), int(wins + losses))
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion k/n.
+    """Wilson score interval for a proportion k/n (as statsmodels' proportion_confint(method="wilson")).
 
     >>> tuple(round(x, 4) for x in wilson_interval(8, 10))
     (0.4902, 0.9433)
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     _check_confidence(confidence)
     for name, v in (("k", k), ("n", n)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise ValueError(f"{name} must be an int. Got {v!r} instead.")
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n >= 1. Got k={k}, n={n}.")
-    low, high = proportion_confint(int(k), int(n), alpha=1.0 - confidence, method="wilson")
-    return float(low), float(high)
+    z = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+    p, z2 = k / n, z * z
+    denom = 1.0 + z2 / n
+    center = (p + z2 / (2.0 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    return float(center - half), float(center + half)
 
 
 def wilcoxon_signed_rank(a: Any, b: Any, *,

@@ -7,6 +7,7 @@ Layout (documented in docs/run-directory.md):
     generations.jsonl   one Generation per line, appended and flushed as each call completes
     results.jsonl       one SampleResult per line, in sample order: line i is the result of samples.jsonl line i
     summary.json        the TaskSummary (metrics and comparisons)
+    sequential.json     what a stop rule decided (`--until-decided` runs only)
     report.html, summary.md, results.json, report-items/   the rendered report
 
 Records are read back in passes (RecordFile), never all at once: a million-item run is one line at a time.
@@ -22,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,6 +38,7 @@ SAMPLES_FILE = "samples.jsonl"
 GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
+SEQUENTIAL_FILE = "sequential.json"
 
 FLUSH_INTERVAL_S = 0.2
 """Records appended without a flush (results.jsonl) reach the file at most this long after (and at close)."""
@@ -89,9 +91,9 @@ class RecordFile(Records[R], Generic[R]):
         for _, record in self.with_offsets():
             yield record
 
-    def with_offsets(self, start: int = 0) -> Iterator[tuple[int, R]]:
-        """(byte offset of its line, record) for every record, in file order; from byte `start` (a line start,
-        e.g. the file's size before a batch was appended) when given."""
+    def with_offsets(self, start: int = 0, *, lengths: bool = False) -> Iterator[Any]:
+        """(byte offset of its line, record) for every record, in file order; (offset, line length, record)
+        with `lengths`. From byte `start` (a line start, e.g. the file's size before a batch was appended)."""
         if not self.path.is_file():
             raise DataError(f"{self.path}: missing; is {self.path.parent} an evalkit run directory?")
         count = 0
@@ -103,7 +105,7 @@ class RecordFile(Records[R], Generic[R]):
             pending: tuple[int, ValidationError] | None = None
             for line in fh:
                 lineno += 1
-                start, offset = offset, offset + len(line)
+                begin, offset = offset, offset + len(line)
                 if pending is not None:  # an invalid line with more after it: not a torn tail
                     raise self._invalid(*pending)
                 if not line.strip():
@@ -118,7 +120,7 @@ class RecordFile(Records[R], Generic[R]):
                         continue
                     raise self._invalid(lineno, exc) from None
                 count += 1
-                yield start, record
+                yield (begin, len(line), record) if lengths else (begin, record)
 
     def _invalid(self, lineno: int, exc: ValidationError) -> DataError:
         return DataError(f"{self.path}:{lineno}: not a valid {self.cls.__name__} record: {exc.errors()[0]['msg']}")
@@ -265,9 +267,22 @@ class RunStore:
                             f"complete run.")
         return TaskSummary.model_validate_json(path.read_text(encoding="utf-8"))
 
+    def read_sequential(self) -> Any:
+        """The run's `evalkit.sequential.SequentialResult` (sequential.json), or None when it has none."""
+        path = self.path / SEQUENTIAL_FILE
+        if not path.is_file():
+            return None
+        from evalkit.sequential import SequentialResult  # only runs that stopped by a rule have one
+
+        try:
+            return SequentialResult.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise DataError(f"{path}: not a valid sequential record: {exc.errors()[0]['msg']}") from None
+
     def read_run(self) -> RunResult:
         """The whole run for re-rendering its report without any model call: the records stay on disk and are
         read in passes; `samples` covers the samples that have a result (the items the summary covers)."""
         results = self.results()
         return RunResult(info=self.read_info(), samples=self.samples(limit=len(results)),
-                         generations=self.generations(), results=results, summary=self.read_summary())
+                         generations=self.generations(), results=results, summary=self.read_summary(),
+                         sequential=self.read_sequential())

@@ -27,6 +27,7 @@ __all__ = [
     "batch_confusion",
     "batch_scores",
     "classification_metrics",
+    "confusion_scores",
     "encode_labels",
     "metrics_from_confusion",
     "normalize_label",
@@ -304,8 +305,16 @@ def batch_scores(true_codes: np.ndarray, pred_codes: np.ndarray, n_labels: int, 
     Agrees with `classification_metrics` on every row (same zero_division policy); returns one value per
     row for accuracy, invalid_rate, f1_macro and, given a `positive` code, precision, recall and f1.
     """
+    return confusion_scores(batch_confusion(true_codes, pred_codes, n_labels), positive, zero_division)
+
+
+def confusion_scores(confusion: np.ndarray, positive: int | None = None,
+                     zero_division: float = 0.0) -> dict[str, np.ndarray]:
+    """batch_scores from confusion counts of shape (rows, n_labels, n_labels + 1), INVALID last (e.g. counts
+    drawn by evalkit.stats.bootstrap_counts)."""
     _check_zero_division(zero_division)
-    cm = batch_confusion(true_codes, pred_codes, n_labels).astype(float)
+    cm = np.asarray(confusion, dtype=float)
+    n_labels = cm.shape[1]
     n = cm.sum(axis=(1, 2))
     tp = np.diagonal(cm[:, :, :n_labels], axis1=1, axis2=2)   # (rows, labels)
     predicted = cm[:, :, :n_labels].sum(axis=1)                # column sums, INVALID excluded

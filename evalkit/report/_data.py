@@ -16,12 +16,13 @@ import json
 import random
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from evalkit.records import Generation, RunResult
+from evalkit.report._samples import build_view, view_row
 from evalkit.run_items import GenerationIndex, iter_run_items
 from evalkit.store import RecordFile
 
@@ -96,6 +97,15 @@ class ReportData:
     latencies: Mapping[str, np.ndarray]
     ttfts: Mapping[str, np.ndarray]
     explorer: Explorer
+    n_judgments: int = 0
+    """Judge calls stored with the results, over every item."""
+
+    @property
+    def calls_per_item(self) -> float | None:
+        """Model and judge calls per item, as this run made them (None without items)."""
+        if not self.n_items:
+            return None
+        return (sum(c.total for c in self.calls.values()) + self.n_judgments) / self.n_items
 
 
 @dataclass
@@ -131,15 +141,14 @@ def report_data(run: RunResult, items_dir: Path | None = None, *, max_items: int
                 per_file: int = ITEMS_PER_FILE) -> ReportData:
     """Read what the report shows from `run`'s records; with `items_dir`, also write every item there (the
     folder is replaced)."""
-    from evalkit.report._samples import build_view
 
     models = declared_models(run)
     counts: dict[str, _CallCounts] = {m: _CallCounts() for m in models}
     index: GenerationIndex | None = None
     if isinstance(run.generations, RecordFile):
         index = GenerationIndex(s.id for s in run.samples)
-        for offset, g in run.generations.with_offsets():
-            index.add(offset, g)
+        for offset, length, g in run.generations.with_offsets(lengths=True):
+            index.add(offset, g, length)
             counts.setdefault(g.model, _CallCounts()).add(g)
     else:
         for g in run.generations:
@@ -151,13 +160,14 @@ def report_data(run: RunResult, items_dir: Path | None = None, *, max_items: int
     rng = random.Random(seed)
     pools: dict[bool, list[tuple[int, object]]] = {True: [], False: []}
     seen = {True: 0, False: 0}
-    n_items = n_disagree = n_failed = 0
+    n_items = n_disagree = n_failed = n_judgments = 0
     writer = _ItemsWriter(items_dir, per_file) if items_dir is not None else None
     done = False
     try:
         for i, item in enumerate(iter_run_items(run, order, index)):
             view = build_view(item, order)
             n_items += 1
+            n_judgments += len(item.result.judgments) if item.result is not None else 0
             n_disagree += view.disagree
             n_failed += view.failed
             if writer is not None:
@@ -189,7 +199,7 @@ def report_data(run: RunResult, items_dir: Path | None = None, *, max_items: int
                ((m, counts[m]) for m in order)},
         latencies={m: np.asarray(counts[m].latencies, dtype=float) for m in order},
         ttfts={m: np.asarray(counts[m].ttfts, dtype=float) for m in order},
-        explorer=explorer)
+        explorer=explorer, n_judgments=n_judgments)
 
 
 _JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028",
@@ -218,7 +228,7 @@ class _ItemsWriter:
         if self._fh is None or self._in_file >= self.per_file:
             self._next()
         assert self._fh is not None
-        self._fh.write(("," if self._in_file else "") + js_data({"i": i, **asdict(view)}) + "\n")  # type: ignore[call-overload]
+        self._fh.write(("," if self._in_file else "") + js_data(view_row(i, view)) + "\n")  # type: ignore[arg-type]
         self._in_file += 1
 
     def _next(self) -> None:

@@ -86,6 +86,18 @@ def build_samples(run: RunResult, models: Sequence[str]) -> list[SampleView]:
     return [build_view(item, models) for item in iter_run_items(run, models)]
 
 
+def view_row(i: int, v: SampleView) -> dict[str, Any]:
+    """The item as the explorer's items files hold it (SampleView's fields as plain JSON data, plus its index)."""
+    return {"i": i, "id": v.id, "input": v.input, "target": v.target, "fields": v.fields,
+            "answers": [[{"model": a.model, "attempt": a.attempt, "output": a.output, "error": a.error,
+                          "label": a.label, "correct": a.correct, "score": a.score, "latency": a.latency,
+                          "tokens": a.tokens, "cached": a.cached} for a in attempts] for attempts in v.answers],
+            "disagree": v.disagree, "failed": v.failed,
+            "judgments": [{"judge_id": j.judge_id, "judge_version": j.judge_version, "judge_model": j.judge_model,
+                           "prompt": j.prompt, "raw_response": j.raw_response, "parsed": j.parsed,
+                           "error": j.error, "latency": j.latency, "details": j.details} for j in v.judgments]}
+
+
 def disagrees(scores: Sequence[ModelScore]) -> bool:
     """True when models differ in correctness or parsed label (or, lacking both, in score)."""
     corrects = {s.correct for s in scores if s.correct is not None}

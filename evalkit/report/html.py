@@ -22,13 +22,12 @@ from typing import Any
 import jinja2
 
 from evalkit.records import MetricValue, RunResult
-from evalkit.report import charts
 from evalkit.report._format import finite, fmt_cell
 from evalkit.report._headline import Headline, build_headline
 from evalkit.report._data import ITEMS_DIR, ReportData, js_data, report_data
 from evalkit.report._metrics import metrics_by_model
+from evalkit.report._sequential import sequential_view
 from evalkit.report._sections import ReportSection
-from evalkit.report.sweep_charts import extra_charts
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _ENV = jinja2.Environment(
@@ -74,6 +73,8 @@ def render_html_chunks(run: RunResult, sections: Sequence[ReportSection] = (),
         charts=_charts(run, headline, metrics, data),
         tables=[{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r] for r in t.rows]}
                 for t in run.summary.tables],
+        sequential=sequential_view(run.sequential, data),
+        sequential_chart=_sequential_chart(run),
         samples=explorer.views,
         explorer=explorer,
         # Base64 of JSON: model names are untrusted text, and this keeps them opaque even to a regex scan.
@@ -97,6 +98,10 @@ def script_hash() -> str:
 
 def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]],
             data: ReportData) -> list[Chart]:
+    # matplotlib is imported here, not with the package: only rendering a report pays for it.
+    from evalkit.report import charts
+    from evalkit.report.sweep_charts import extra_charts
+
     out = []
     # A rate that is zero (or unknown) for every model draws no bar at all: the table says it better.
     rates = [r.metric for r in headline.rows if r.kind == "fraction" and not r.operational
@@ -116,6 +121,14 @@ def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, Met
     task_metrics = [r.metric for r in headline.rows if not r.operational and r.kind not in ("count", "relative")]
     out += [Chart(title, uri) for title, uri in extra_charts(run, metrics, task_metrics, data.ttfts, data.models)]
     return out
+
+
+def _sequential_chart(run: RunResult) -> str | None:
+    if run.sequential is None:
+        return None
+    from evalkit.report.sequential_charts import confidence_sequences
+
+    return confidence_sequences(run.sequential)
 
 
 def _spec_view(spec: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from evalkit.report._format import MISSING, fmt_ci, fmt_delta, fmt_p, metric_kin
 from evalkit.report._headline import Cell, build_headline, verdict
 from evalkit.report._data import ReportData, report_data
 from evalkit.report._metrics import metrics_by_model
+from evalkit.report._sequential import sequential_view
 from evalkit.report._sections import ReportSection
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
@@ -63,6 +64,11 @@ def render_markdown(run: RunResult, sections: Sequence[ReportSection] = (), data
     lines += ["## Calls", "", "| model | calls | failed | cached | retries |", "|---|---|---|---|---|"]
     lines += [f"| {md(m)} | {c.total} | {c.failed} | {c.cached} | {c.retries} |" for m, c in calls.items()]
     lines.append("")
+    seq = sequential_view(run.sequential, data)
+    if seq is not None:
+        lines += ["## Stopped when decided", "", md(seq.summary), ""]
+        lines += [f"- {md(c.key)}: **{md(c.decision)}**, {md(c.decided_at)}; last {md(c.interval)}"
+                  for c in seq.comparisons] + [""]
     if run.summary.notes:
         lines += ["## Notes", ""] + [f"- {md(n)}" for n in run.summary.notes] + [""]
     for sec in sections:

@@ -73,6 +73,9 @@ def results_document(run: RunResult, data: ReportData | None = None) -> dict[str
         "notes": list(run.summary.notes),
         "prompts": [p.model_dump(mode="json") for p in info.prompts],
     }
+    if run.sequential is not None:
+        # The stop rule's record as stored in sequential.json, plus the items it saved.
+        doc["sequential"] = {**run.sequential.model_dump(mode="json"), "items_saved": run.sequential.items_saved}
     return _jsonable(doc)
 
 

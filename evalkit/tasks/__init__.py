@@ -13,10 +13,11 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.registry import Registry
-from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task, check_results, scored_items
+from evalkit.tasks.base import (ItemMetric, JudgeNeed, RunPolicy, ScoringContext, SummaryContext, Task, check_results,
+                                scored_items)
 
-__all__ = ["RunPolicy", "ScoringContext", "SummaryContext", "Task", "TaskFactory", "check_results", "create_task",
-           "scored_items", "tasks"]
+__all__ = ["ItemMetric", "JudgeNeed", "RunPolicy", "ScoringContext", "SummaryContext", "Task", "TaskFactory",
+           "check_results", "create_task", "scored_items", "tasks"]
 
 TaskFactory = Callable[[Mapping[str, Any], Path], Task]
 

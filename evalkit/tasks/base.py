@@ -20,6 +20,8 @@ that differ from their defaults. The runner reads them unconditionally; nothing 
 | ability | default | meaning |
 |---|---|---|
 | `needs_judge` | False | the runner passes a judge model in ScoringContext.judge |
+| `judge_need` | None | `required` / `optional` / `none`: how the runner resolves the judge model (None: from `needs_judge`) |
+| `item_metrics` | () | per-item metrics with known bounds (`ItemMetric`), for decisions item by item (`--until-decided`) |
 | `uses_attempts` | False | `score` receives every attempt (a tuple per model), not attempt 0 only |
 | `run_policy` | RunPolicy() | what the task asks of the runner: cache, streaming, concurrency, warm-up calls |
 | `prompt_vars(sample)` | {} | extra variables for the prompt templates |
@@ -31,14 +33,34 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.records import Sample, SampleResult, TaskSummary
 
 if TYPE_CHECKING:
     from evalkit.model import Model
 
-__all__ = ["RunPolicy", "ScoringContext", "SummaryContext", "Task", "check_results", "scored_items"]
+__all__ = ["ItemMetric", "JudgeNeed", "RunPolicy", "ScoringContext", "SummaryContext", "Task", "check_results",
+           "scored_items"]
+
+JudgeNeed = Literal["none", "optional", "required"]
+"""Whether a task needs a judge model: `required` (nothing to score without one; the embedded model is the
+offline fallback), `optional` (the task scores without one, e.g. with a check judge: a judge model is given
+only when one is named or MISTRAL_API_KEY is set), `none`."""
+
+
+@dataclass(frozen=True)
+class ItemMetric:
+    """A metric the task reports as the mean of a bounded per-item value, so it can be decided item by item.
+
+    The per-item value of metric `name` is ModelScore.value, or ModelScore.details[detail] when `detail` is
+    given, and lies in [low, high] (a failed or unscored item has None there and is left out).
+    """
+
+    name: str
+    low: float
+    high: float
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,18 @@ class Task(ABC):
     uses_attempts: bool = False
     """True: `score` receives every attempt, a tuple of Generations per model in attempt order; else one
     Generation per model (attempt 0)."""
+    judge_need: JudgeNeed | None = None
+    """How the runner resolves the judge model (see JudgeNeed); None: `required` when `needs_judge`, else
+    `none`."""
+    item_metrics: tuple[ItemMetric, ...] = ()
+    """The metrics whose value is a mean of a bounded per-item value (see ItemMetric)."""
+
+    @property
+    def judge_requirement(self) -> JudgeNeed:
+        """`judge_need`, or what `needs_judge` implies when the task does not say."""
+        if self.judge_need is not None:
+            return self.judge_need
+        return "required" if self.needs_judge else "none"
 
     @property
     def run_policy(self) -> RunPolicy:

@@ -24,6 +24,7 @@ from evalkit.metrics.classification import (
     INVALID,
     batch_confusion,
     batch_scores,
+    confusion_scores,
     metrics_from_confusion,
     normalize_label,
     parse_label,
@@ -39,9 +40,10 @@ from evalkit.records import (
     Table,
     TaskSummary,
 )
-from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
+from evalkit.stats import (MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, bootstrap_counts, counts_fit, has_enough_items,
+                           mcnemar_exact, paired_bootstrap_many)
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
+from evalkit.tasks.base import ItemMetric, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["ClassificationArgs", "ClassificationTask", "create"]
 
@@ -124,6 +126,8 @@ class ClassificationTask(Task):
     """Parses each output into a label and reports accuracy, F1 and paired comparisons."""
 
     name = "classification"
+    item_metrics = (ItemMetric("accuracy", 0.0, 1.0),)
+    """ModelScore.value is 1 for a correct label, 0 for a wrong or invalid one."""
 
     def __init__(self, args: ClassificationArgs) -> None:
         self.args = args
@@ -186,6 +190,11 @@ class ClassificationTask(Task):
         binary = ["precision", "recall", "f1"] if self.positive_label is not None else []
         return ["accuracy", *binary, "f1_macro", "invalid_rate"]
 
+    def _from_counts(self, confusion: np.ndarray) -> dict[str, np.ndarray]:
+        """This task's metrics for each confusion matrix of counts (rows, labels, labels + 1)."""
+        pos = self.labels.index(self.positive_label) if self.positive_label is not None else None
+        return confusion_scores(confusion, pos, _ZERO_DIVISION)
+
     def _scores(self, t: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
         """This task's metrics for each row of code arrays (a bootstrap statistic)."""
         pos = self.labels.index(self.positive_label) if self.positive_label is not None else None
@@ -197,8 +206,16 @@ class ClassificationTask(Task):
         if n == 0:
             return (*(MetricValue(name=k, value=None, higher_is_better=k != "invalid_rate") for k in names),
                     MetricValue(name="n", value=0.0, n=0, unit="items", higher_is_better=None))
-        boot = paired_bootstrap_many(self._scores, t, p, n_resamples=ctx.n_bootstrap,
-                                     confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
+        n_labels = len(self.labels)
+        cells = n_labels * (n_labels + 1)
+        if counts_fit(cells, n, ctx.n_bootstrap):
+            # Resampling items of labels x (labels + 1) kinds is drawing a confusion matrix: O(cells), not O(items).
+            boot = bootstrap_counts(lambda c: self._from_counts(c.reshape(-1, n_labels, n_labels + 1)),
+                                    t * (n_labels + 1) + p, cells, n_resamples=ctx.n_bootstrap,
+                                    confidence=ctx.confidence, seed=ctx.seed)
+        else:
+            boot = paired_bootstrap_many(self._scores, t, p, n_resamples=ctx.n_bootstrap,
+                                         confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
         out = [MetricValue(name=k, value=boot[k].estimate, ci_low=boot[k].ci_low, ci_high=boot[k].ci_high, n=n,
                            higher_is_better=k != "invalid_rate") for k in names]
         out.append(MetricValue(name="n", value=float(n), n=n, unit="items", higher_is_better=None))
@@ -222,8 +239,21 @@ class ClassificationTask(Task):
             point = deltas(t, pa, pr)
             return [Comparison(metric=k, model=model, reference=ctx.reference, n=n, delta=float(point[k][0]),
                                note=TOO_FEW_ITEMS) for k in names]
-        boot = paired_bootstrap_many(deltas, t, pa, pr, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
-                                     seed=ctx.seed, null_value=0.0, vectorized=True)
+        n_labels = len(self.labels)
+        width = n_labels + 1
+        cells = n_labels * width * width
+        if counts_fit(cells, n, ctx.n_bootstrap):
+            def count_deltas(c: np.ndarray) -> dict[str, np.ndarray]:
+                cube = c.reshape(-1, n_labels, width, width)  # true x own prediction x reference prediction
+                sx, sy = self._from_counts(cube.sum(axis=3)), self._from_counts(cube.sum(axis=2))
+                return {name: sx[name] - sy[name] for name in names}
+
+            boot = bootstrap_counts(count_deltas, (t * width + pa) * width + pr, cells,
+                                    n_resamples=ctx.n_bootstrap, confidence=ctx.confidence, seed=ctx.seed,
+                                    null_value=0.0)
+        else:
+            boot = paired_bootstrap_many(deltas, t, pa, pr, n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
+                                         seed=ctx.seed, null_value=0.0, vectorized=True)
         out = []
         for k in names:
             r = boot[k]

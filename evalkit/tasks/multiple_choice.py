@@ -46,7 +46,7 @@ from evalkit.metrics.multiple_choice import (
 from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
+from evalkit.tasks.base import ItemMetric, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["MultipleChoiceArgs", "MultipleChoiceTask", "create"]
 
@@ -94,6 +94,8 @@ class MultipleChoiceTask(Task):
     name = "multiple_choice"
     uses_attempts = True
     """The runner passes all attempts: `score` receives a tuple of generations per model."""
+    item_metrics = (ItemMetric("accuracy", 0.0, 1.0),)
+    """ModelScore.value is the item's share of correct attempts: accuracy is its mean."""
 
     def __init__(self, args: MultipleChoiceArgs) -> None:
         self.args = args

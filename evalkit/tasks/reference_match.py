@@ -31,7 +31,7 @@ from evalkit.records import (Comparison, Generation, MappedRecords, MetricValue,
                              TaskSummary)
 from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
+from evalkit.tasks.base import ItemMetric, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["ReferenceMatchArgs", "ReferenceMatchTask", "create", "normalize_answer"]
 
@@ -94,7 +94,10 @@ class ReferenceMatchTask(Task):
         self.args = args
         self.rubric = rubric
         self.needs_judge = rubric is not None
+        self.judge_need = rubric.judge_need if rubric is not None else None
         self.primary = "normalized_match" if "normalized" in args.match else "exact_match"
+        # ModelScore.value is the primary match (1 or 0): its rate is the mean of that per-item value.
+        self.item_metrics = (ItemMetric(self.primary, 0.0, 1.0),)
 
     def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
         """No variables of its own (chat-format data is sent by the `messages` prompt style)."""

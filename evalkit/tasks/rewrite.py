@@ -135,6 +135,8 @@ class RewriteTask(Task):
         self.args = args
         self.guide = guide
         self.rubric = rubric
+        self.judge_need = rubric.judge_need
+        self.item_metrics = rubric.item_metrics  # the judge's score is the sample score, as in the rubric task
 
     def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
         """`style_guide` (the guide's text) and `brand`."""

@@ -126,6 +126,7 @@ class TranslationTask(Task):
         self.pairwise = pairwise
         # The runner gives a judge model only to tasks that ask for one.
         self.needs_judge = pairwise is not None
+        self.judge_need = pairwise.judge_need if pairwise is not None else None
 
     def prompt_vars(self, sample: Sample) -> Mapping[str, Any]:
         """The language codes, for templates shared between language pairs."""
