@@ -28,7 +28,8 @@ import importlib.metadata
 import importlib.util
 import itertools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -49,6 +50,19 @@ DEFAULT_SERVER_URL = "https://api.mistral.ai"
 """The SDK's default server (`mistralai.client.sdkconfiguration.SERVERS["global"]`)."""
 _DEPRECATION_HEADER = "x-model-deprecation-timestamp"
 _NOT_JSON = object()
+
+
+@dataclass(frozen=True)
+class _Sdk:
+    """The parts of `mistralai.client` the provider uses, resolved once."""
+
+    client: Any
+    """The `mistralai.client` package (Mistral, models, utils for the SDK clients)."""
+    response_model: Any
+    validation_error_model: Any
+    sdk_error: Any
+    match_content_type: Callable[[str, str], bool]
+    unmarshal_json: Callable[[str, Any], Any]
 
 
 class MistralProvider(Provider):
@@ -80,7 +94,7 @@ class MistralProvider(Provider):
                    "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self._transport = JsonTransport(spec, _VENDOR, (self._server_url or DEFAULT_SERVER_URL) + "/v1", headers,
                                         key)
-        self._sdk: Any = None
+        self._sdk: _Sdk | None = None
         self._https: list[Any] = []
         # SDK clients (streaming, batch jobs, files, fine-tuning jobs) are built on first use: a run of plain
         # calls, or one served from the cache, never needs them. Streamed calls are spread over several clients,
@@ -88,22 +102,26 @@ class MistralProvider(Provider):
         self._clients: list[Any] = [None] * _http.client_count(spec.concurrency)
         self._turn = itertools.count()
 
-    def _sdk_modules(self) -> Any:
-        """`mistralai.client` (imported on first use, with its pydantic models made once per type)."""
+    def _sdk_modules(self) -> _Sdk:
+        """What the provider uses of `mistralai.client`, imported and resolved on first use (the SDK's `models`
+        attributes are lazy imports, ~15 µs per lookup), with its pydantic models made once per type."""
         if self._sdk is None:
             try:
-                from mistralai import client as sdk
-                from mistralai.client import errors, models, utils  # noqa: F401 - loaded for the attributes
-                from mistralai.client.utils import serializers  # noqa: F401
+                from mistralai import client
+                from mistralai.client import errors, models, utils
+                from mistralai.client.utils import serializers
             except ImportError as exc:
                 raise MissingDependencyError("mistralai", f"{_http.label(self.spec)} (provider 'mistral')") from exc
             _build_sdk_models_once()
-            self._sdk = sdk
+            _share_unset_sentinel_once()
+            self._sdk = _Sdk(client=client, response_model=models.ChatCompletionResponse,
+                             validation_error_model=errors.HTTPValidationErrorData, sdk_error=errors.SDKError,
+                             match_content_type=utils.match_content_type, unmarshal_json=serializers.unmarshal_json)
         return self._sdk
 
     @property
     def _models(self) -> Any:
-        return self._sdk_modules().models
+        return self._sdk_modules().client.models
 
     @property
     def _httpx(self) -> Any:
@@ -112,7 +130,7 @@ class MistralProvider(Provider):
         return httpx2
 
     def _new_client(self) -> Any:
-        sdk = self._sdk_modules()
+        sdk = self._sdk_modules().client
         # Our own HTTP client so aclose() can close it; the SDK only closes clients it created, at finalization.
         http = self._httpx.AsyncClient(follow_redirects=True)
         self._https.append(http)
@@ -166,13 +184,12 @@ class MistralProvider(Provider):
                 "name": "output", "schema": params.json_schema, "strict": True}}
         return body
 
-    def parse_reply(self, reply: HttpReply, sdk: Any = None) -> ProviderResponse:
+    def parse_reply(self, reply: HttpReply, sdk: _Sdk | None = None) -> ProviderResponse:
         """An HTTP response to `POST /v1/chat/completions`, read by the SDK's rules (see the module docstring)."""
         sdk = sdk or self._sdk_modules()
         status = reply.status
         content_type = reply.content_type or "application/octet-stream"
-        json_type = content_type == "application/json" or sdk.utils.match_content_type(content_type,
-                                                                                       "application/json")
+        json_type = content_type == "application/json" or sdk.match_content_type(content_type, "application/json")
         if status == 200 and json_type:
             try:
                 data = orjson.loads(reply.body)
@@ -181,25 +198,25 @@ class MistralProvider(Provider):
             try:
                 if data is _NOT_JSON:
                     raise ValueError("not JSON for orjson")
-                response = sdk.models.ChatCompletionResponse.model_validate(data)
+                response = sdk.response_model.model_validate(data)
             except Exception:  # noqa: BLE001 - the SDK's own unmarshalling decides, with its own message
                 try:
-                    response = sdk.utils.serializers.unmarshal_json(reply.text(), sdk.models.ChatCompletionResponse)
+                    response = sdk.unmarshal_json(reply.text(), sdk.response_model)
                 except Exception as exc:  # noqa: BLE001 - what the SDK calls a ResponseValidationError
                     raise _http.malformed_error(self.spec, _VENDOR, str(exc), self._key, status) from exc
             if _DEPRECATION_HEADER in reply.headers:
-                self._warn_deprecated(reply, sdk)
+                self._warn_deprecated(reply)
             return self.parse_response(response)
         text = reply.text()
         if status == 422 and json_type:
             try:
-                sdk.utils.serializers.unmarshal_json(text, sdk.errors.HTTPValidationErrorData)
+                sdk.unmarshal_json(text, sdk.validation_error_model)
             except Exception as exc:  # noqa: BLE001 - the SDK fails such a response as unreadable
                 raise _http.malformed_error(self.spec, _VENDOR, str(exc), self._key, status) from exc
         if 400 <= status < 600:
             raise _http.status_error(self.spec, _VENDOR, status, reply.headers, text, self._key)
         # A 2xx or 3xx the SDK has no use for: its own "Unexpected response received" error, classified.
-        raise self.classify(sdk.errors.SDKError("Unexpected response received", self._sdk_response(reply)))
+        raise self.classify(sdk.sdk_error("Unexpected response received", self._sdk_response(reply)))
 
     def _sdk_response(self, reply: HttpReply) -> Any:
         """The reply as the httpx2 Response the SDK would have had (for its own error types and hooks)."""
@@ -207,7 +224,7 @@ class MistralProvider(Provider):
         return httpx.Response(reply.status, headers=list(reply.headers.items()), content=reply.body,
                               request=httpx.Request("POST", str(self._transport.url("/chat/completions"))))
 
-    def _warn_deprecated(self, reply: HttpReply, sdk: Any) -> None:
+    def _warn_deprecated(self, reply: HttpReply) -> None:
         """The SDK's DeprecationWarningHook (a logged warning naming the model and its removal date)."""
         from mistralai.client._hooks.deprecation_warning import DeprecationWarningHook
 
@@ -352,6 +369,23 @@ def _build_sdk_models_once() -> None:
 
     create_model.evalkit_cached = True  # type: ignore[attr-defined]
     serializers.create_model = create_model
+
+
+def _share_unset_sentinel_once() -> None:
+    """Make copies of the SDK's `UNSET` sentinel the sentinel itself.
+
+    pydantic deep-copies a field's default whenever a value omits the field, and mistralai's optional fields
+    default to `UNSET`, a field-less pydantic model: validating one chat completion made 5 deep copies of it,
+    ~70 % of the validation's CPU (benchmarks/perf). The SDK tells UNSET apart by `isinstance(value, Unset)`, and
+    an instance has no state, so a copy and the original are interchangeable.
+    """
+    from mistralai.client.types.basemodel import Unset
+
+    if getattr(Unset, "evalkit_shared", False):
+        return
+    Unset.__copy__ = lambda self: self  # type: ignore[method-assign]
+    Unset.__deepcopy__ = lambda self, memo=None: self  # type: ignore[method-assign]
+    Unset.evalkit_shared = True  # type: ignore[attr-defined]
 
 
 def _server_url(base_url: str | None) -> str | None:

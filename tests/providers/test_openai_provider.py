@@ -97,3 +97,16 @@ def test_bad_config_is_a_config_error(kw: dict[str, object], needle: str) -> Non
     with pytest.raises(ConfigError, match=needle) as err:
         OpenAIProvider(s)
     assert "'ft'" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["openai", "mistral"])
+def test_one_provider_serves_calls_on_successive_event_loops(name: str, fake_server: FakeLLMServer,
+                                                              api_key: str) -> None:
+    """The connection pool belongs to the loop that opened it: a later asyncio.run gets a pool of its own."""
+    provider = create_provider(ModelSpec(name="ft", provider=name, model="m", api_key_env=KEY_ENV,
+                                         base_url=fake_server.url + ("/v1" if name == "openai" else "")))
+    first = asyncio.run(provider.generate(Request(prompt=Prompt(text="one"))))  # no aclose: the loop just ends
+    second = call(provider, Request(prompt=Prompt(text="two")))  # type: ignore[arg-type]
+    assert (first.text, second.text) == ("echo: one", "echo: two")
+    assert fake_server.call_count == 2
+    assert provider._transport._session is None  # closed by aclose on the second loop

@@ -107,3 +107,31 @@ def test_mistral_sdk_builds_its_models_once_per_type(monkeypatch: pytest.MonkeyP
         assert calls(provider, 20, stream=True) == [f"echo: item {i}" for i in range(20)]
     # Each call (un)marshals several values; the SDK alone would build a class for each.
     assert len(classes) >= 40 and len({id(c) for c in classes}) <= 10
+
+
+def test_openai_generate_never_imports_the_sdk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`import openai` costs ~0.5 s of start-up: a run of plain calls (or one served from the cache) skips it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from fakeserver import FakeLLMServer\n"
+        "from evalkit.model_spec import ModelSpec\n"
+        "from evalkit.providers import create_provider\n"
+        "from evalkit.records import Prompt, Request\n"
+        "with FakeLLMServer() as server:\n"
+        "    p = create_provider(ModelSpec(name='m', provider='openai', model='x', base_url=server.url + '/v1'))\n"
+        "    async def go():\n"
+        "        try:\n"
+        "            return (await p.generate(Request(prompt=Prompt(text='hi')))).text\n"
+        "        finally:\n"
+        "            await p.aclose()\n"
+        "    print(asyncio.run(go()), 'openai' in sys.modules, 'httpx2' in sys.modules)\n", encoding="utf-8")
+    tests = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": f"{tests}{':' + str(tests.parent)}", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["echo:", "hi", "False", "False"]
