@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -385,7 +386,8 @@ def compare_table(res: dict[str, Any]) -> str:
         rss = _median([r["tree_rss_mib"] for r in ok])
         reqs = sorted({r["requests"] for r in ok})
         # With latency 0 every request is answered before the next is read: count open connections instead.
-        inflight = max(r["max_connections"] if instant else r["max_in_flight"] for r in ok)
+        inflight = max((r.get("max_connections") if instant else r.get("max_in_flight") for r in ok),
+                       key=lambda x: -1 if x is None else x)
         pairs = [r["wall_s"] / base[r["round"]]["wall_s"] for r in ok if r["round"] in base]
         vs = "1.00 ×" if name == "evalkit" else _fmt(_median(pairs), ".2f", " ×")
         load = f"{min(r['load_start'] for r in ok):.1f}–{max(r['load_end'] for r in ok):.1f}"
@@ -397,7 +399,7 @@ def compare_table(res: dict[str, Any]) -> str:
         else:
             cells += [f"{wall:.1f} s ({wall / ideal:.2f} ×)",
                       "—" if span is None else f"{span:.1f} s ({span / ideal:.2f} ×)", f"{cpu:.1f} s", f"{rss:.0f} MiB"]
-        cells += [f"{'/'.join(str(x) for x in reqs)} ({inflight})", vs, load]
+        cells += [f"{'/'.join(str(x) for x in reqs)} ({'—' if inflight is None else inflight})", vs, load]
         lines.append("| " + " | ".join(cells) + " |")
     bad = [(name, r) for name, runs in res["runs"].items() for r in runs if r["problem"] is not None]
     for name, r in bad:
@@ -490,6 +492,10 @@ def report(res: dict[str, Any]) -> str:
     return "\n\n".join(out)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="evalkit vs ideal and vs its peers (see the module docstring)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one round (a few minutes)")
@@ -516,6 +522,10 @@ def main() -> int:
                         help="the folder holding the `evalkit` package to measure (default: this checkout), e.g. a "
                              "prototype or a `git archive` of another commit")
     args = parser.parse_args()
+    # Stopping the benchmark (Ctrl-C, `kill`, or SIGINT to a background job, which a shell starts with SIGINT
+    # ignored) unwinds normally: the command being measured is ended and what was measured is saved.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     if args.from_json:
         saved = json.loads(args.from_json.read_text(encoding="utf-8"))
         for alt in saved.get("args", {}).get("evalkit_alt") or []:
@@ -563,7 +573,7 @@ def main() -> int:
     w_large = Workload(5000 if q else 50000, 512, 0.05)
     big = [x for x in runnable if HARNESSES[x].peer is None or HARNESSES[x].peer in large_peers or x in large_peers]
     steps.append(("large", lambda: compare("large", w_large, big, args.peers_dir, work, rounds,
-                                           timeout_s=120 + 40 * w_large.ideal_s, keep=args.keep)))
+                                           timeout_s=120 + 120 * w_large.ideal_s, keep=args.keep)))
     w_instant = Workload(2000 if q else 10000, 64, 0.0)
     steps.append(("instant", lambda: compare("instant", w_instant, runnable, args.peers_dir, work, rounds,
                                              timeout_s=120 + 0.1 * w_instant.n, keep=args.keep)))
