@@ -63,7 +63,7 @@ class Model:
         self._rng = random.Random(self.seed)
         self._cacheable = self.cache is not None and self.provider.cacheable
         self._streams = self.stream and self.provider.supports_streaming
-        self._batch: BatchAPI | None = self.provider.batch_api()
+        self._batch_api: tuple[BatchAPI | None] | None = None
 
     @property
     def streams(self) -> bool:
@@ -79,6 +79,14 @@ class Model:
     def offline(self) -> bool:
         """True when the provider answers without any network service (see Provider.offline)."""
         return self.provider.offline
+
+    @property
+    def _batch(self) -> BatchAPI | None:
+        # Asked for on first use only: a vendor's batch API builds its SDK client (`import openai` is ~0.5 s),
+        # which a run without --batch never needs.
+        if self._batch_api is None:
+            self._batch_api = (self.provider.batch_api(),)
+        return self._batch_api[0]
 
     @property
     def supports_batch(self) -> bool:
