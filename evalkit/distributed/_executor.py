@@ -60,7 +60,7 @@ LINGER_S = 0.05
 """A shard smaller than shard_size waits this long for more requests (the runner sends them item by item)."""
 TAKE_WAIT_S = 30.0
 """Longest wait of one `take` long-poll (a shard with slow calls is simply polled again)."""
-CLOSE_WAIT_S = 10.0
+CLOSE_WAIT_S = 5.0
 """How long the actors get to release their model and cache file before they are killed."""
 PLACEMENT_NOTICE_S = 30.0
 """After this long without a placed actor, the driver says what the model's actors are waiting for."""
@@ -142,6 +142,7 @@ class RayExecutor(GenerationExecutor):
         self._groups: dict[int, _Group] = {}
         self._gates: dict[tuple[str, str | None], tuple[str, Any]] = {}
         self._closed = False
+        self._stopping: set[asyncio.Future[None]] = set()
         self._id = uuid.uuid4().hex[:12]
 
     # -- the seam ---------------------------------------------------------------------------------------------
@@ -200,8 +201,12 @@ class RayExecutor(GenerationExecutor):
             return
         self._closed = True
         for group in list(self._groups.values()):
+            if group.release is not None:
+                group.release.cancel()
             await self._stop(group)
         self._groups.clear()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._gates:
             ray = import_ray()
             with suppress(Exception):  # only a figure for benchmarks: closing goes on without it
@@ -467,7 +472,9 @@ class RayExecutor(GenerationExecutor):
             await asyncio.sleep(self.settings.idle_release_s)
             if group.users == 0 and self._groups.get(id(group.model)) is group:
                 del self._groups[id(group.model)]
-                await self._stop(group)
+                stopping = asyncio.ensure_future(self._stop(group))  # aclose waits for it: no actor outlives it
+                self._stopping.add(stopping)
+                stopping.add_done_callback(self._stopping.discard)
 
         group.release = asyncio.ensure_future(later())
 
@@ -512,7 +519,8 @@ class RayExecutor(GenerationExecutor):
         for task in group.slots:
             task.cancel()
         await asyncio.gather(*group.slots, return_exceptions=True)
-        built = [rep for rep in group.replicas if rep.info is not None]
+        # An actor still building is asked too: it closes once its build is done (its cache file exists then).
+        built = [rep for rep in group.replicas if rep.info is not None or rep.ready is not None]
         for rep in group.replicas:
             if rep.ready is not None:
                 rep.ready.cancel()

@@ -157,16 +157,26 @@ class ShardWorker:
         return await self._answer(self._require_model(), 0, request)
 
     async def close(self) -> None:
-        """Release the model (its weights) and remove the actor's cache file, before the actor is killed."""
-        if self._model is not None:
-            await self._model.aclose()
+        """Release the model (its weights) and remove the actor's cache file, before the actor is killed (after
+        a build in progress, which creates the file)."""
+        if self._building is not None:
+            async with self._building:
+                await self._close()
+        else:
+            await self._close()
+
+    async def _close(self) -> None:
+        try:
+            if self._model is not None:
+                await self._model.aclose()
+        finally:
             self._model = None
-        if self._cache is not None:
-            self._cache.close()
-            for suffix in ("", "-wal", "-shm"):
-                with suppress(OSError):
-                    os.unlink(f"{self._cache.path}{suffix}")
-            self._cache = None
+            if self._cache is not None:
+                self._cache.close()
+                for suffix in ("", "-wal", "-shm"):
+                    with suppress(OSError):
+                        os.unlink(f"{self._cache.path}{suffix}")
+                self._cache = None
 
     # -------------------------------------------------------------------------------------------------------
 

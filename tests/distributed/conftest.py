@@ -7,6 +7,7 @@ which one a worker used: secrets never travel, each worker reads its own environ
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from distributed.ray_cluster import LocalRayCluster, auth_env, auth_token_file
 
 # Before Ray is imported (it reads the auth mode then): this session's drivers use its own cluster's token.
 _AUTH_DIR = Path(tempfile.mkdtemp(prefix="ekray-auth-", dir="/tmp"))
+atexit.register(shutil.rmtree, _AUTH_DIR, True)
 _TOKEN = auth_token_file(_AUTH_DIR)
 os.environ.update(auth_env(_TOKEN))
 os.environ.pop("RAY_ADDRESS", None)
@@ -46,4 +48,3 @@ def ray_cluster() -> Iterator[LocalRayCluster]:
         if ray.is_initialized():
             ray.shutdown()
         cluster.stop()
-        shutil.rmtree(_AUTH_DIR, ignore_errors=True)
