@@ -191,7 +191,7 @@ def main() -> int:
             f"{summary['call_phase_ms_per_request_delta']:+.2f} ms/request call phase; "
             f"driver CPU {summary['driver_cpu_ms_per_request_delta']:+.2f} ms/request (workers' CPU not counted); "
             f"cluster rate gate {summary['rate_gate_ms_per_request']:+.2f} ms/request in the call phase, "
-            f"+{summary['rate_gate_fixed_s']:.1f} s fixed, {summary['gate_slots_per_round_trip'] or 0:.1f} slots "
+            f"{summary['rate_gate_fixed_s']:+.1f} s fixed, {summary['gate_slots_per_round_trip'] or 0:.1f} slots "
             f"per round trip | |")
     print(line)
     if args.json:
