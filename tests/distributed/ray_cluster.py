@@ -8,6 +8,7 @@ dashboard, no usage stats, a temp dir of its own.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shutil
@@ -104,9 +105,12 @@ class LocalRayCluster:
     def start_head(self) -> str:
         """Start the head node; returns its GCS address `127.0.0.2:PORT`."""
         port = free_port()
-        self.client_port = free_port()
+        client = []
+        if importlib.util.find_spec("grpc") is not None:  # the Ray client server needs ray[client] (grpcio)
+            self.client_port = free_port()
+            client = [f"--ray-client-server-port={self.client_port}"]
         self._start(["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={self.root / 't'}",
-                     f"--ray-client-server-port={self.client_port}"], "head", HEAD_IP)
+                     *client], "head", HEAD_IP)
         self.address = f"{HEAD_IP}:{port}"
         return self.address
 

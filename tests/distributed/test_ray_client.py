@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fakeserver import FakeLLMServer
+
+pytest.importorskip("grpc", reason="ray:// addresses need the ray[client] extra (grpcio)")
 
 HERE = Path(__file__).resolve().parent
 
