@@ -30,8 +30,16 @@ from typing import Any
 import numpy as np
 
 from evalkit.records import Comparison, Generation, MetricValue, Records
-from evalkit.stats import (TOO_FEW_ITEMS, bootstrap_counts, bootstrap_mean_ci, counts_fit, has_enough_items,
-                           paired_bootstrap, paired_bootstrap_weights, weighted_quantile)
+from evalkit.stats import (
+    TOO_FEW_ITEMS,
+    bootstrap_counts,
+    bootstrap_mean_ci,
+    counts_fit,
+    has_enough_items,
+    paired_bootstrap,
+    paired_bootstrap_weights,
+    weighted_quantile,
+)
 
 __all__ = ["OPERATIONAL_COMPARISONS", "OPERATIONAL_METRICS", "CallColumns", "OperationalMetric", "call_columns",
            "call_values", "is_operational", "item_key", "operational_metrics"]
@@ -226,7 +234,7 @@ def call_columns(generations: Iterable[Generation], models: Sequence[str]) -> di
                 sid = _sample_id_of(generations, m, int(key[dup[0]]))
                 raise ValueError(f"model {m!r} has two generations for sample {sid!r}, attempt {int(attempt[dup[0]])}.")
 
-        def col(a: array, dtype: Any) -> np.ndarray:
+        def col(a: array, dtype: Any, order: np.ndarray = order) -> np.ndarray:
             return (np.frombuffer(a, dtype=dtype) if len(a) else np.empty(0, dtype))[order]
 
         out[m] = CallColumns(key=key, attempt=attempt, ok=col(b.ok, np.int8).astype(bool),

@@ -32,7 +32,14 @@ import hashlib
 import os
 import tempfile
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -43,7 +50,14 @@ import jinja2
 import jinja2.meta
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from evalkit.cache import ResponseCache
 from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_models
@@ -56,14 +70,35 @@ from evalkit.model_pool import ModelPool, build_models
 from evalkit.model_spec import ModelSpec
 from evalkit.operational import operational_metrics
 from evalkit.prompts import render_prompt
-from evalkit.records import (Comparison, Generation, GenerationParams, MetricValue, Prompt, PromptTemplate, Request,
-                             RunInfo, RunResult, Sample, SampleResult, TaskSummary)
+from evalkit.records import (
+    Comparison,
+    Generation,
+    GenerationParams,
+    MetricValue,
+    Prompt,
+    PromptTemplate,
+    Request,
+    RunInfo,
+    RunResult,
+    Sample,
+    SampleResult,
+    TaskSummary,
+)
 from evalkit.report import write_report
 from evalkit.retry import RetryPolicy
 from evalkit.run_items import GenerationIndex
 from evalkit.schedule import ItemSchedule
-from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, SAMPLES_FILE, SEQUENTIAL_FILE, SUITE_FILE, SUMMARY_FILE,
-                           RecordFile, RunStore, new_run_dir)
+from evalkit.store import (
+    GENERATIONS_FILE,
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    SEQUENTIAL_FILE,
+    SUITE_FILE,
+    SUMMARY_FILE,
+    RecordFile,
+    RunStore,
+    new_run_dir,
+)
 from evalkit.suite import PromptSpec, SuiteSpec
 from evalkit.tasks import RunPolicy, ScoringContext, SummaryContext, Task, create_task
 from evalkit.version import __version__

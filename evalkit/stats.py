@@ -42,8 +42,8 @@ __all__ = [
     "paired_bootstrap_many",
     "paired_bootstrap_weights",
     "sign_test",
-    "wilcoxon_signed_rank",
     "weighted_quantile",
+    "wilcoxon_signed_rank",
     "wilson_interval",
 ]
 

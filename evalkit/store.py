@@ -28,7 +28,15 @@ from typing import IO, Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import DataError
-from evalkit.records import Generation, Records, RunInfo, RunResult, Sample, SampleResult, TaskSummary
+from evalkit.records import (
+    Generation,
+    Records,
+    RunInfo,
+    RunResult,
+    Sample,
+    SampleResult,
+    TaskSummary,
+)
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -272,7 +280,9 @@ class RunStore:
         path = self.path / SEQUENTIAL_FILE
         if not path.is_file():
             return None
-        from evalkit.sequential import SequentialResult  # only runs that stopped by a rule have one
+        from evalkit.sequential import (
+            SequentialResult,  # only runs that stopped by a rule have one
+        )
 
         try:
             return SequentialResult.model_validate_json(path.read_text(encoding="utf-8"))

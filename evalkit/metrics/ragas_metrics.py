@@ -42,9 +42,23 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import EvalkitError, MissingDependencyError
-from evalkit.records import Comparison, GenerationParams, Message, MetricValue, Prompt, Request, Table
-from evalkit.stats import (MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, bootstrap_mean_ci, has_enough_items, paired_bootstrap,
-                           wilcoxon_signed_rank)
+from evalkit.records import (
+    Comparison,
+    GenerationParams,
+    Message,
+    MetricValue,
+    Prompt,
+    Request,
+    Table,
+)
+from evalkit.stats import (
+    MIN_ITEMS_FOR_TEST,
+    TOO_FEW_ITEMS,
+    bootstrap_mean_ci,
+    has_enough_items,
+    paired_bootstrap,
+    wilcoxon_signed_rank,
+)
 
 __all__ = ["RAGAS_KEY", "RAGAS_METRICS", "Embedder", "MiniLMEmbedder", "MistralEmbedder", "RagasItem", "RagasMetric",
            "RagasScore", "RagasScorer", "RagasSettings", "RagasSummary", "choose_embedder", "judge_llm",

@@ -9,10 +9,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evalkit.records import Comparison, MetricValue, RunResult
-from evalkit.report._format import Kind, fmt_ci, fmt_delta, fmt_p_clause, fmt_value, finite, metric_kind
 from evalkit.operational import OPERATIONAL_COMPARISONS, OPERATIONAL_METRICS
-from evalkit.report._metrics import is_operational, metric_names, metrics_by_model, model_order
+from evalkit.records import Comparison, MetricValue, RunResult
+from evalkit.report._format import (
+    Kind,
+    finite,
+    fmt_ci,
+    fmt_delta,
+    fmt_p_clause,
+    fmt_value,
+    metric_kind,
+)
+from evalkit.report._metrics import (
+    is_operational,
+    metric_names,
+    metrics_by_model,
+    model_order,
+)
 
 Verdict = Literal["significant", "not significant", "too few items", "not computed"]
 Direction = Literal["better", "worse", "neutral"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalkit.records import Generation, Judgment, ModelScore, RunResult
-from evalkit.run_items import RunItem, iter_run_items
 from evalkit.report._format import fmt_value
+from evalkit.run_items import RunItem, iter_run_items
 
 MAX_TEXT = 4000
 """Characters shown of an input, target or output."""

@@ -22,12 +22,12 @@ from typing import Any
 import jinja2
 
 from evalkit.records import MetricValue, RunResult
+from evalkit.report._data import ITEMS_DIR, ReportData, js_data, report_data
 from evalkit.report._format import finite, fmt_cell
 from evalkit.report._headline import Headline, build_headline
-from evalkit.report._data import ITEMS_DIR, ReportData, js_data, report_data
 from evalkit.report._metrics import metrics_by_model
-from evalkit.report._sequential import sequential_view
 from evalkit.report._sections import ReportSection
+from evalkit.report._sequential import sequential_view
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _ENV = jinja2.Environment(

@@ -10,12 +10,12 @@ import re
 from collections.abc import Sequence
 
 from evalkit.records import RunResult
+from evalkit.report._data import ReportData, report_data
 from evalkit.report._format import MISSING, fmt_ci, fmt_delta, fmt_p, metric_kind
 from evalkit.report._headline import Cell, build_headline, verdict
-from evalkit.report._data import ReportData, report_data
 from evalkit.report._metrics import metrics_by_model
-from evalkit.report._sequential import sequential_view
 from evalkit.report._sections import ReportSection
+from evalkit.report._sequential import sequential_view
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 _NUMBER = re.compile(r"[0-9a-z .,%$+\-\[\]—<=()]*")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.records import Comparison, MetricValue, RunResult
+from evalkit.report._data import ReportData, report_data
 from evalkit.report._format import finite
 from evalkit.report._headline import verdict
-from evalkit.report._data import ReportData, report_data
 from evalkit.report._metrics import is_operational, metrics_by_model
 
 SCHEMA_VERSION = "1"

@@ -13,8 +13,16 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.registry import Registry
-from evalkit.tasks.base import (ItemMetric, JudgeNeed, RunPolicy, ScoringContext, SummaryContext, Task, check_results,
-                                scored_items)
+from evalkit.tasks.base import (
+    ItemMetric,
+    JudgeNeed,
+    RunPolicy,
+    ScoringContext,
+    SummaryContext,
+    Task,
+    check_results,
+    scored_items,
+)
 
 __all__ = ["ItemMetric", "JudgeNeed", "RunPolicy", "ScoringContext", "SummaryContext", "Task", "TaskFactory",
            "check_results", "create_task", "scored_items", "tasks"]

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from evalkit.errors import DataError
 from evalkit.metrics.classification import (
@@ -40,10 +47,23 @@ from evalkit.records import (
     Table,
     TaskSummary,
 )
-from evalkit.stats import (MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, bootstrap_counts, counts_fit, has_enough_items,
-                           mcnemar_exact, paired_bootstrap_many)
+from evalkit.stats import (
+    MIN_ITEMS_FOR_TEST,
+    TOO_FEW_ITEMS,
+    bootstrap_counts,
+    counts_fit,
+    has_enough_items,
+    mcnemar_exact,
+    paired_bootstrap_many,
+)
+from evalkit.tasks.base import (
+    ItemMetric,
+    ScoringContext,
+    SummaryContext,
+    Task,
+    scored_items,
+)
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ItemMetric, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["ClassificationArgs", "ClassificationTask", "create"]
 
@@ -183,7 +203,7 @@ class ClassificationTask(Task):
             for m in ctx.models:
                 s = result.scores.get(m)
                 pred[m].append(_MISSING if s is None else _FAILED if s.label is None else code[s.label])
-        as_np = lambda a: np.frombuffer(a, dtype=np.int16).astype(np.int64) if len(a) else np.empty(0, np.int64)  # noqa: E731
+        as_np = lambda a: np.frombuffer(a, dtype=np.int16).astype(np.int64) if len(a) else np.empty(0, np.int64)
         return _Columns(true=as_np(true), pred={m: as_np(p) for m, p in pred.items()})
 
     def _metric_names(self) -> list[str]:

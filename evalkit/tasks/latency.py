@@ -27,10 +27,30 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.operational import OPERATIONAL_METRICS, Statistic, call_values
-from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
-from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS, has_enough_items, paired_bootstrap
+from evalkit.records import (
+    Comparison,
+    Generation,
+    MetricValue,
+    ModelScore,
+    Sample,
+    SampleResult,
+    Table,
+    TaskSummary,
+)
+from evalkit.stats import (
+    MIN_ITEMS_FOR_TEST,
+    TOO_FEW_ITEMS,
+    has_enough_items,
+    paired_bootstrap,
+)
+from evalkit.tasks.base import (
+    RunPolicy,
+    ScoringContext,
+    SummaryContext,
+    Task,
+    scored_items,
+)
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import RunPolicy, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["LatencyArgs", "LatencyTask", "create"]
 

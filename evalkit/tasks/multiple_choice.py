@@ -43,10 +43,30 @@ from evalkit.metrics.multiple_choice import (
     parse_choice,
     summarize_attempts,
 )
-from evalkit.records import Comparison, Generation, MetricValue, ModelScore, Sample, SampleResult, Table, TaskSummary
-from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
+from evalkit.records import (
+    Comparison,
+    Generation,
+    MetricValue,
+    ModelScore,
+    Sample,
+    SampleResult,
+    Table,
+    TaskSummary,
+)
+from evalkit.stats import (
+    TOO_FEW_ITEMS,
+    has_enough_items,
+    mcnemar_exact,
+    paired_bootstrap_many,
+)
+from evalkit.tasks.base import (
+    ItemMetric,
+    ScoringContext,
+    SummaryContext,
+    Task,
+    scored_items,
+)
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ItemMetric, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["MultipleChoiceArgs", "MultipleChoiceTask", "create"]
 

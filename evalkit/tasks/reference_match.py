@@ -27,11 +27,30 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.records import (Comparison, Generation, MappedRecords, MetricValue, ModelScore, Sample, SampleResult,
-                             TaskSummary)
-from evalkit.stats import TOO_FEW_ITEMS, has_enough_items, mcnemar_exact, paired_bootstrap_many
+from evalkit.records import (
+    Comparison,
+    Generation,
+    MappedRecords,
+    MetricValue,
+    ModelScore,
+    Sample,
+    SampleResult,
+    TaskSummary,
+)
+from evalkit.stats import (
+    TOO_FEW_ITEMS,
+    has_enough_items,
+    mcnemar_exact,
+    paired_bootstrap_many,
+)
+from evalkit.tasks.base import (
+    ItemMetric,
+    ScoringContext,
+    SummaryContext,
+    Task,
+    scored_items,
+)
 from evalkit.user_errors import validation_error
-from evalkit.tasks.base import ItemMetric, ScoringContext, SummaryContext, Task, scored_items
 
 __all__ = ["ReferenceMatchArgs", "ReferenceMatchTask", "create", "normalize_answer"]
 

@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evalkit.errors import ConfigError
 from evalkit.records import Generation, MetricValue, Sample, SampleResult, TaskSummary
 from evalkit.stats import paired_bootstrap_many
-from evalkit.user_errors import validation_error
 from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
+from evalkit.user_errors import validation_error
 
 __all__ = ["RewriteArgs", "RewriteTask", "StyleGuide", "create", "load_style_guide", "numbers_in", "text_checks"]
 
@@ -80,7 +80,7 @@ def load_style_guide(path: Path) -> StyleGuide:
     if not path.is_file():
         raise ConfigError(f"style guide not found: {path}")
     raw = path.read_text(encoding="utf-8")
-    m = re.match(r"^---\s*\n(.*?)\n---\s*\n(.*)$", raw, re.S)
+    m = re.match(r"^---\s*\n(.*?)\n---\s*\n(.*)$", raw, re.DOTALL)
     if not m:
         raise ConfigError(f"{path}: a style guide opens with a YAML front matter between '---' lines "
                           f"(brand, criteria, optional max_length_ratio and max_words)")
@@ -115,7 +115,9 @@ def text_checks(original: str, rewrite: str, guide: StyleGuide) -> dict[str, flo
 
 def create(args: Mapping[str, Any], suite_path: Path) -> RewriteTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
-    from evalkit.judging._taskargs import parse_task_args  # the judge tasks' own error format
+    from evalkit.judging._taskargs import (
+        parse_task_args,  # the judge tasks' own error format
+    )
     from evalkit.tasks.rubric import create as create_rubric
 
     parsed = parse_task_args(RewriteArgs, args, suite_path)  # type: ignore[arg-type]

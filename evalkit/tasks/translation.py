@@ -52,8 +52,8 @@ from evalkit.stats import (
     paired_bootstrap,
     wilson_interval,
 )
-from evalkit.user_errors import validation_error
 from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
+from evalkit.user_errors import validation_error
 
 __all__ = ["HYPOTHESIS_KEY", "JUDGE_PREFIX", "TranslationArgs", "TranslationTask", "create"]
 

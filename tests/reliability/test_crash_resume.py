@@ -16,8 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from .project import (KEY_ENV, MODELS, cache_rows, call_key, generation_key, read_jsonl, run_cli, server,
-                      task_metrics, write_project)
+from .project import (
+    KEY_ENV,
+    MODELS,
+    cache_rows,
+    call_key,
+    generation_key,
+    read_jsonl,
+    run_cli,
+    server,
+    task_metrics,
+    write_project,
+)
 
 N = 60
 LATENCY_S = 0.05

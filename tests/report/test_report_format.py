@@ -10,7 +10,14 @@ import pytest
 
 from evalkit.records import Comparison, ConfusionMatrix, MetricValue
 from evalkit.report import charts
-from evalkit.report._format import fmt_cell, fmt_ci, fmt_delta, fmt_p_clause, fmt_value, metric_kind
+from evalkit.report._format import (
+    fmt_cell,
+    fmt_ci,
+    fmt_delta,
+    fmt_p_clause,
+    fmt_value,
+    metric_kind,
+)
 from evalkit.report._headline import direction, verdict
 from evalkit.report.results_json import _jsonable
 

@@ -10,12 +10,12 @@ from evalkit.report import render_html
 
 
 def _headline(html: str) -> str:
-    return re.search(r'<table class="headline">(.*?)</table>', html, re.S).group(1)
+    return re.search(r'<table class="headline">(.*?)</table>', html, re.DOTALL).group(1)
 
 
 def test_every_model_in_the_headline_in_order(run3, ) -> None:
     head = _headline(render_html(run3))
-    header = re.search(r"<thead>(.*?)</thead>", head, re.S).group(1)
+    header = re.search(r"<thead>(.*?)</thead>", head, re.DOTALL).group(1)
     positions = [header.index(f"<th>{m}") for m in ("base", "ft", "ft-lr1e-5")]
     assert positions == sorted(positions)
     assert "reference" in header[positions[0]:positions[1]]
@@ -23,8 +23,8 @@ def test_every_model_in_the_headline_in_order(run3, ) -> None:
 
 def test_deltas_only_for_non_reference_models(run3) -> None:
     head = _headline(render_html(run3))
-    accuracy = re.search(r"<code>accuracy</code>.*?</tr>", head, re.S).group(0)
-    cells = re.findall(r"<td>(.*?)</td>", accuracy, re.S)
+    accuracy = re.search(r"<code>accuracy</code>.*?</tr>", head, re.DOTALL).group(0)
+    cells = re.findall(r"<td>(.*?)</td>", accuracy, re.DOTALL)
     assert len(cells) == 3
     assert "Δ" not in cells[0]
     assert "+10.0 pp" in cells[1] and "+20.0 pp" in cells[2]
@@ -34,12 +34,12 @@ def test_deltas_only_for_non_reference_models(run3) -> None:
 
 def test_too_few_items_and_operational_rows(run3) -> None:
     head = _headline(render_html(run3))
-    f1 = re.search(r"<code>macro_f1</code>.*?</tr>", head, re.S).group(0)
+    f1 = re.search(r"<code>macro_f1</code>.*?</tr>", head, re.DOTALL).group(0)
     assert f1.count('<span class="badge too-few-items">too few items</span>') == 2
     names = re.findall(r'<td class="metric"><code>([^<]+)</code>', head)
     assert names[:3] == ["accuracy", "macro_f1", "invalid_rate"]
     assert {"latency_p50_s", "latency_p95_s", "prompt_tokens_mean", "cost_usd"} <= set(names[3:])
-    cost = re.search(r"<code>cost_usd</code>.*?</tr>", head, re.S).group(0)
+    cost = re.search(r"<code>cost_usd</code>.*?</tr>", head, re.DOTALL).group(0)
     assert "unknown" in cost and "$0.0030" in cost  # unpriced reference, priced fine-tunes
 
 
@@ -62,7 +62,7 @@ def test_run_facts_models_and_prompts(run3) -> None:
 
 def test_samples_failed_call_judgment_and_disagreement(run3) -> None:
     html = render_html(run3)
-    articles = re.findall(r'<article class="sample" (.*?)</article>', html, re.S)
+    articles = re.findall(r'<article class="sample" (.*?)</article>', html, re.DOTALL)
     assert len(articles) == 3
     s3 = next(a for a in articles if "<code>s3</code>" in a)
     assert 'data-failed="1"' in s3 and "HTTP 500" in s3
@@ -82,7 +82,7 @@ def test_one_model_run_renders() -> None:
 def test_eight_models_render() -> None:
     models = [f"model-{i}" for i in range(9)]
     html = render_html(make_run(models))
-    header = re.search(r"<thead>(.*?)</thead>", _headline(html), re.S).group(1)
+    header = re.search(r"<thead>(.*?)</thead>", _headline(html), re.DOTALL).group(1)
     assert all(f"<th>{m}" in header for m in models)
 
 
@@ -106,7 +106,7 @@ def test_runner_operational_metrics_attach_to_their_rows(run3) -> None:
     assert len(names) == len(set(names))
     assert "n_calls" not in names and "failed" not in names  # in the Calls row instead
     assert "latency_p50_delta_s" not in names and "prompt_tokens_rel_change" not in names
-    tokens = re.search(r"<code>prompt_tokens_mean</code>.*?</tr>", head, re.S).group(0)
+    tokens = re.search(r"<code>prompt_tokens_mean</code>.*?</tr>", head, re.DOTALL).group(0)
     assert tokens.count("% (relative)") == 2 and "too few items" in tokens
-    latency = re.search(r"<code>latency_p50_s</code>.*?</tr>", head, re.S).group(0)
+    latency = re.search(r"<code>latency_p50_s</code>.*?</tr>", head, re.DOTALL).group(0)
     assert latency.count("Δ") == 2

@@ -33,14 +33,14 @@ def test_hostile_text_is_escaped_in_each_place(hostile_run, hostile_html: str) -
 
 def test_javascript_url_never_becomes_a_link(hostile_html: str) -> None:
     assert "javascript:alert(1)" in hostile_html  # shown, as text
-    assert not re.search(r"""(?:href|src|action|formaction)\s*=\s*["']?\s*javascript:""", hostile_html, re.I)
+    assert not re.search(r"""(?:href|src|action|formaction)\s*=\s*["']?\s*javascript:""", hostile_html, re.IGNORECASE)
     # Every href is an in-page anchor.
     assert all(h.startswith("#") for h in re.findall(r"""href\s*=\s*["']([^"']*)""", hostile_html))
 
 
 def test_only_the_reports_own_script_and_no_event_handlers(hostile_html: str) -> None:
-    assert len(re.findall(r"<script\b", hostile_html, re.I)) == 1
-    assert not re.search(r"<[^>]+\son[a-z]+\s*=", hostile_html, re.I)
+    assert len(re.findall(r"<script\b", hostile_html, re.IGNORECASE)) == 1
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", hostile_html, re.IGNORECASE)
 
 
 def test_no_external_references() -> None:
@@ -57,13 +57,13 @@ def test_a_url_in_an_output_stays_text() -> None:
     g = run.generations[0].model_copy(update={"output": "see https://evil.example/x.png " + XSS_ALL})
     html = render_html(run.model_copy(update={"generations": (g, *run.generations[1:])}))
     assert "see https://evil.example/x.png" in html
-    assert not re.search(r"""(?:src|href)\s*=\s*["']?https?:""", html, re.I)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?https?:""", html, re.IGNORECASE)
 
 
 def test_csp_allows_exactly_the_inline_script(hostile_html: str) -> None:
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', hostile_html).group(1)
     assert "default-src 'none'" in csp and "img-src data:" in csp
-    script = re.search(r"<script>(.*?)</script>", hostile_html, re.S).group(1)
+    script = re.search(r"<script>(.*?)</script>", hostile_html, re.DOTALL).group(1)
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script

@@ -13,7 +13,16 @@ from fakeserver import FakeLLMServer
 from evalkit.config import load_config
 from evalkit.execution import GenerationExecutor, InProcessExecutor
 from evalkit.model import Model
-from evalkit.records import Generation, Message, MetricValue, ModelScore, Prompt, Request, SampleResult, TaskSummary
+from evalkit.records import (
+    Generation,
+    Message,
+    MetricValue,
+    ModelScore,
+    Prompt,
+    Request,
+    SampleResult,
+    TaskSummary,
+)
 from evalkit.runner import RunOptions, prepare
 from evalkit.suite import load_suite
 from evalkit.tasks import Task, scored_items

@@ -11,9 +11,17 @@ import pytest
 
 from evalkit.operational import operational_metrics
 from evalkit.records import Generation, Prompt, Usage
-from evalkit.stats import (binomial_two_sided, bootstrap_counts, mcnemar_exact, paired_bootstrap,
-                           paired_bootstrap_many, paired_bootstrap_weights, sign_test, weighted_quantile,
-                           wilson_interval)
+from evalkit.stats import (
+    binomial_two_sided,
+    bootstrap_counts,
+    mcnemar_exact,
+    paired_bootstrap,
+    paired_bootstrap_many,
+    paired_bootstrap_weights,
+    sign_test,
+    weighted_quantile,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 40, 1001, 100_000])

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import DataError
-from evalkit.records import Generation, ModelScore, Prompt, RunInfo, Sample, SampleResult, TaskSummary
+from evalkit.records import (
+    Generation,
+    ModelScore,
+    Prompt,
+    RunInfo,
+    Sample,
+    SampleResult,
+    TaskSummary,
+)
 from evalkit.run_items import GenerationIndex, iter_run_items
 from evalkit.store import RecordFile, RunStore
 
