@@ -43,6 +43,10 @@ _PLAIN_RECORDS = (set(Prompt.model_fields) == {"messages", "text"}
                   and set(Message.model_fields) == {"role", "content"})
 _params_json: dict[int, tuple[GenerationParams, str]] = {}
 """The key's JSON of recently used GenerationParams, by object (records are frozen; a run shares one)."""
+_identity_json: dict[tuple[tuple[str, str], ...], str] = {}
+"""The key's JSON of recently seen provider identities, by content (a provider usually returns one)."""
+_string = json.encoder.encode_basestring  # what the encoder above writes for a str (ensure_ascii=False)
+_ROLES = {role: _string(role) for role in ("system", "user", "assistant", "tool")}
 
 
 def default_cache_dir() -> Path:
@@ -66,7 +70,7 @@ def cache_key(spec: ModelSpec, request: Request, identity: Mapping[str, str]) ->
     attempt = request.attempt
     blob = "".join(('{"attempt":', str(attempt) if type(attempt) is int else _encode(attempt),
                     ',"base_url":', _encode(spec.base_url),
-                    ',"identity":', _encode(identity if type(identity) is dict else dict(identity)),
+                    ',"identity":', _identity(identity),
                     ',"model":', _encode(spec.model),
                     ',"params":', _params(request.params),
                     ',"prompt":', _prompt(request.prompt),
@@ -86,6 +90,17 @@ def _params(params: GenerationParams) -> str:
     return text
 
 
+def _identity(identity: Mapping[str, str]) -> str:
+    items = tuple(identity.items())
+    text = _identity_json.get(items)
+    if text is None:
+        text = _encode(dict(items))
+        if len(_identity_json) >= 256:  # per-sample identities (replay): keep only the recent ones
+            _identity_json.clear()
+        _identity_json[items] = text
+    return text
+
+
 def _prompt(prompt: Prompt) -> str:
     if not _PLAIN_RECORDS or type(prompt) is not Prompt:
         return _encode(prompt.model_dump(mode="json"))
@@ -93,10 +108,10 @@ def _prompt(prompt: Prompt) -> str:
     for i, m in enumerate(prompt.messages):
         if type(m) is not Message:
             return _encode(prompt.model_dump(mode="json"))
-        parts.append(('{"content":' if i == 0 else ',{"content":') + _encode(m.content) + ',"role":'
-                     + _encode(m.role) + "}")
+        role = _ROLES.get(m.role) or _encode(m.role)
+        parts.append(('{"content":' if i == 0 else ',{"content":') + _string(m.content) + ',"role":' + role + "}")
     parts.append('],"text":')
-    parts.append(_encode(prompt.text))
+    parts.append("null" if prompt.text is None else _string(prompt.text))
     parts.append("}")
     return "".join(parts)
 
@@ -133,6 +148,12 @@ class ResponseCache:
         if row is None:
             return None
         return ProviderResponse.model_validate_json(row[0]), row[1]
+
+    def has(self, key: str) -> bool:
+        """True when `key` is cached (no response is read or parsed)."""
+        with self._lock:
+            return key in self._pending or self._db.execute(
+                "SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, tuple[ProviderResponse, float | None]]:
         """The stored responses of those `keys` that are cached (a missing key is absent from the result),

@@ -99,7 +99,7 @@ class Model:
 
     def is_cached(self, request: Request) -> bool:
         """True when `request` would be answered from the cache without a call."""
-        return self._cacheable and self.cache is not None and self.cache.get(self.call_key(request)) is not None
+        return self._cacheable and self.cache is not None and self.cache.has(self.call_key(request))
 
     def cached(self, request: Request) -> Generation | None:
         """The Generation `generate(request)` would return from the cache (`cached=True`, counted as a cache hit),

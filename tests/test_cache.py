@@ -195,3 +195,21 @@ def test_cached_is_none_without_cache_or_for_an_uncacheable_provider(tmp_path: P
     assert uncacheable.cached(r) is None and uncacheable.cached_many([r]) == [None]
     assert uncacheable.stats.cache_hits == 0
     cache.close()
+
+
+def test_has_sees_committed_and_pending_rows(tmp_path: Path) -> None:
+    cache = ResponseCache.in_dir(tmp_path)
+    cache.put("done", RESPONSE, 0.1)
+
+    async def go() -> None:
+        task = asyncio.ensure_future(cache.write("pending", RESPONSE, 0.1))
+        await asyncio.sleep(0)
+        assert cache.has("pending") and cache.has("done") and not cache.has("nope")
+        await task
+
+    asyncio.run(go())
+    model = Model(spec=SPEC, provider=Echo(), cache=cache)
+    assert not model.is_cached(requests(1)[0])
+    asyncio.run(model.generate(requests(1)[0]))
+    assert model.is_cached(requests(1)[0]) and model.stats.cache_hits == 0
+    cache.close()
