@@ -1,7 +1,7 @@
 """evalkit's speed and memory against the physical limit and against its peers, in one command:
 
-    python benchmarks/perf/run.py              # everything (about an hour on a quiet 2-core machine)
-    python benchmarks/perf/run.py --quick      # small sizes, one round: every code path in a few minutes
+    python benchmarks/perf/run.py              # everything, 3 rounds (2-3 hours on a busy 2-core machine)
+    python benchmarks/perf/run.py --quick      # small sizes, one round: every code path in ~10 minutes
     python benchmarks/perf/run.py --million    # also the 1,000,000-item memory run (long)
 
 First it installs the peer harnesses, each into its own folder outside evalkit's environment (see peers.py;
