@@ -141,6 +141,13 @@ class Model:
         async with self._semaphore:
             return await self._call_with_retries(request, key)
 
+    async def call(self, request: Request) -> Generation:
+        """`generate` without its cache lookup, for a caller that has just looked the request up (`cached`,
+        `cached_many`) and missed: the call with retries, timeouts, rate limit and concurrency, its answer
+        stored in the cache. It calls even when the answer is cached: looking up is the caller's part."""
+        async with self._semaphore:
+            return await self._call_with_retries(request, self.call_key(request) if self._cacheable else "")
+
     async def _call_with_retries(self, request: Request, key: str) -> Generation:
         retries = 0
         while True:

@@ -213,3 +213,15 @@ def test_has_sees_committed_and_pending_rows(tmp_path: Path) -> None:
     asyncio.run(model.generate(requests(1)[0]))
     assert model.is_cached(requests(1)[0]) and model.stats.cache_hits == 0
     cache.close()
+
+
+def test_call_skips_the_lookup_but_stores_the_answer(tmp_path: Path) -> None:
+    cache = ResponseCache.in_dir(tmp_path)
+    provider = Echo()
+    model = Model(spec=SPEC, provider=provider, cache=cache)
+    r = requests(1)[0]
+    first = asyncio.run(model.call(r))
+    assert not first.cached and provider.calls == 1 and model.cached(r) is not None
+    again = asyncio.run(model.call(r))  # a lookup-free call calls, whatever the cache holds
+    assert not again.cached and provider.calls == 2 and model.stats.calls == 2 and len(cache) == 1
+    cache.close()
