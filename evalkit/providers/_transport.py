@@ -23,11 +23,13 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 from yarl import URL
+
+if TYPE_CHECKING:  # imported on the first call (~0.15 s): a run served from the cache never needs it
+    import aiohttp
 
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import _http
@@ -82,6 +84,7 @@ class JsonTransport:
         self._urls: dict[str, URL] = {}
         self._proxy: URL | None = None
         self._proxy_auth: aiohttp.BasicAuth | None = None
+        self._failures: tuple[type[BaseException], ...] = (OSError,)
 
     def url(self, path: str) -> URL:
         """The absolute URL of `path` under the API root, parsed once."""
@@ -106,7 +109,7 @@ class JsonTransport:
                     return HttpReply(res.status, res.headers, raw)
         except TimeoutError as exc:  # aiohttp's timeouts derive from it (asyncio.TimeoutError is TimeoutError)
             raise _http.timeout_error(self.spec, self.vendor, exc) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except self._failures as exc:
             # Refused, reset or dropped connections, truncated bodies, HTTP protocol errors: what httpx2 calls
             # a TransportError, and both SDKs report as a connection failure.
             raise _http.connection_error(self.spec, self.vendor, exc, self._secret) from exc
@@ -133,7 +136,10 @@ class JsonTransport:
         self._loop = None
 
     async def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
+        self._failures = (aiohttp.ClientError, OSError)
         if self._session is not None:  # a pool of an earlier event loop, which may be gone: not reusable
             self._abandon()
         url = self.url("")
