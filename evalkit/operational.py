@@ -151,22 +151,18 @@ class _Builder:
     """One model's calls as growing columns (one pass over the generations, nothing else kept)."""
 
     def __init__(self) -> None:
-        self.key, self.attempt = array("q"), array("i")
-        self.ok, self.cached = array("b"), array("b")
-        self.latency, self.ttft, self.prompt_tokens = array("d"), array("d"), array("d")
-        self.completion_tokens, self.cost = array("d"), array("d")
-        self.retries = array("i")
+        self.key, self.attempt, self.ok = array("q"), array("i"), array("b")
+        # Token counts as float32: exact up to 16 million, and half the memory of a million calls.
+        self.latency, self.cost = array("d"), array("d")
+        self.prompt_tokens, self.completion_tokens = array("f"), array("f")
 
     def add(self, g: Generation) -> None:
         ok = g.ok
         self.key.append(item_key(g.sample_id))
         self.attempt.append(g.attempt)
         self.ok.append(ok)
-        self.cached.append(g.cached)
-        self.retries.append(g.retries)
         u = g.usage
         self.latency.append(_NAN if not ok or g.latency_s is None else g.latency_s)
-        self.ttft.append(_NAN if not ok or g.ttft_s is None else g.ttft_s)
         self.prompt_tokens.append(_NAN if not ok or u.prompt_tokens is None else float(u.prompt_tokens))
         self.completion_tokens.append(_NAN if not ok or u.completion_tokens is None else float(u.completion_tokens))
         self.cost.append(_NAN if g.cost_usd is None else g.cost_usd)
@@ -184,10 +180,7 @@ class CallColumns:
     """item_key(sample_id), int64."""
     attempt: np.ndarray
     ok: np.ndarray
-    cached: np.ndarray
-    retries: np.ndarray
     latency_s: np.ndarray
-    ttft_s: np.ndarray
     prompt_tokens: np.ndarray
     completion_tokens: np.ndarray
     cost_usd: np.ndarray
@@ -223,7 +216,8 @@ def call_columns(generations: Iterable[Generation], models: Sequence[str]) -> di
                              f"among {list(models)}.")
         b.add(g)
     out = {}
-    for m, b in builders.items():
+    for m in list(builders):
+        b = builders.pop(m)  # each model's growing arrays go as soon as its columns exist
         key = np.frombuffer(b.key, dtype=np.int64) if len(b.key) else np.empty(0, np.int64)
         attempt = np.frombuffer(b.attempt, dtype=np.int32) if len(b.attempt) else np.empty(0, np.int32)
         order = np.lexsort((attempt, key))
@@ -238,10 +232,10 @@ def call_columns(generations: Iterable[Generation], models: Sequence[str]) -> di
             return (np.frombuffer(a, dtype=dtype) if len(a) else np.empty(0, dtype))[order]
 
         out[m] = CallColumns(key=key, attempt=attempt, ok=col(b.ok, np.int8).astype(bool),
-                             cached=col(b.cached, np.int8).astype(bool), retries=col(b.retries, np.int32),
-                             latency_s=col(b.latency, np.float64), ttft_s=col(b.ttft, np.float64),
-                             prompt_tokens=col(b.prompt_tokens, np.float64),
-                             completion_tokens=col(b.completion_tokens, np.float64), cost_usd=col(b.cost, np.float64))
+                             latency_s=col(b.latency, np.float64),
+                             prompt_tokens=col(b.prompt_tokens, np.float32).astype(np.float64),
+                             completion_tokens=col(b.completion_tokens, np.float32).astype(np.float64),
+                             cost_usd=col(b.cost, np.float64))
     return out
 
 

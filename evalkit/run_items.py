@@ -29,6 +29,9 @@ from evalkit.store import RecordFile
 
 __all__ = ["GenerationIndex", "RunItem", "iter_run_items"]
 
+_BLOCK = 4096
+"""Samples whose offsets are turned into Python lists at a time, while reading generations back."""
+
 Groups = Mapping[str, tuple[Generation, ...]]
 """One sample's generations: per model name, its attempts in attempt order."""
 
@@ -94,24 +97,29 @@ class GenerationIndex:
         if order.size > 1:
             same = (pos_k[1:] == pos_k[:-1]) & (model_k[1:] == model_k[:-1]) & (attempt_k[1:] == attempt_k[:-1])
             last[:-1] = ~same
-        # Plain lists: the loop below runs once per sample, where numpy scalars cost more than they save.
-        bounds = np.searchsorted(pos_k[last], np.arange(self.n_samples + 1)).tolist()
-        off_list, len_list = off_k[last].tolist(), len_k[last].tolist()
+        bounds = np.searchsorted(pos_k[last], np.arange(self.n_samples + 1))
+        off_k, len_k = off_k[last], len_k[last]
         validate = Generation.model_validate_json
         fd = os.open(generations.path, os.O_RDONLY)
         try:
             with open(fd, "rb", closefd=False) as fh:
-                for p in range(self.n_samples):
-                    lo, hi = bounds[p], bounds[p + 1]
-                    gens = []
-                    for j in range(lo, hi):
-                        if len_list[j]:
-                            raw = os.pread(fd, len_list[j], off_list[j])
-                        else:
-                            fh.seek(off_list[j])
-                            raw = fh.readline()
-                        gens.append(validate(raw))
-                    yield _grouped(gens, models)
+                for start in range(0, self.n_samples, _BLOCK):
+                    # Plain lists per block: the loop runs once per sample, where numpy scalars cost more than
+                    # they save; whole-run lists of Python ints would cost 36 bytes per line.
+                    stop = min(start + _BLOCK, self.n_samples)
+                    b = bounds[start:stop + 1].tolist()
+                    offs, lens = off_k[b[0]:b[-1]].tolist(), len_k[b[0]:b[-1]].tolist()
+                    base = b[0]
+                    for p in range(stop - start):
+                        gens = []
+                        for j in range(b[p] - base, b[p + 1] - base):
+                            if lens[j]:
+                                raw = os.pread(fd, lens[j], offs[j])
+                            else:
+                                fh.seek(offs[j])
+                                raw = fh.readline()
+                            gens.append(validate(raw))
+                        yield _grouped(gens, models)
         finally:
             os.close(fd)
 
