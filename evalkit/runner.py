@@ -577,9 +577,9 @@ class Runner:
             per_model = [await self._attempts(models[0], sample, prompts[models[0].name])]
         else:
             per_model = await asyncio.gather(*(self._attempts(m, sample, prompts[m.name]) for m in models))
-        return await self._score(sample, {m.name: gens for m, gens in zip(models, per_model)}, ctx)
+        return await self._score_item(sample, {m.name: gens for m, gens in zip(models, per_model)}, ctx)
 
-    async def _score(self, sample: Sample, per_model: dict[str, tuple[Generation, ...]],
+    async def _score_item(self, sample: Sample, per_model: dict[str, tuple[Generation, ...]],
                      ctx: ScoringContext) -> SampleResult:
         # A task that declares `uses_attempts = True` gets every attempt (a tuple per model, in attempt order);
         # any other task gets attempt 0 only, one Generation per model.
@@ -679,7 +679,7 @@ class Runner:
 
         async def score(pair: tuple[Sample, Any]) -> SampleResult:
             sample, groups = pair
-            return await self._score(sample, dict(groups), ctx)
+            return await self._score_item(sample, dict(groups), ctx)
 
         async for result in ordered_stream(score, pairs, window):
             yield result
