@@ -60,7 +60,13 @@ from rich.progress import (
 )
 
 from evalkit.cache import ResponseCache
-from evalkit.config import ProjectConfig, judge_name, resolve_model, resolve_models
+from evalkit.config import (
+    ProjectConfig,
+    data_overrides,
+    judge_name,
+    resolve_model,
+    resolve_models,
+)
 from evalkit.errors import ConfigError, DataError, ProviderError
 from evalkit.execution import GenerationExecutor, InProcessExecutor
 from evalkit.finetune_metrics import attach_training
@@ -70,6 +76,7 @@ from evalkit.model_pool import ModelPool, build_models
 from evalkit.model_spec import ModelSpec
 from evalkit.operational import operational_metrics
 from evalkit.prompts import render_prompt
+from evalkit.providers import llamacpp as llamacpp_log
 from evalkit.records import (
     Comparison,
     Generation,
@@ -88,6 +95,7 @@ from evalkit.report import write_report
 from evalkit.retry import RetryPolicy
 from evalkit.run_items import GenerationIndex
 from evalkit.schedule import ItemSchedule
+from evalkit.sources.hub import apply_overrides
 from evalkit.store import (
     GENERATIONS_FILE,
     RESULTS_FILE,
@@ -427,6 +435,7 @@ class Runner:
         run_dir = new_run_dir(opts.out_dir, self.suite.name)
         os.replace(staged.path, run_dir / SAMPLES_FILE)
         self.store = store = RunStore(run_dir)
+        llamacpp_log.set_log_file(run_dir / "llama.log")  # llama.cpp's own log, beside the run it belongs to
         self.info = RunInfo(run_id=run_dir.name, suite=self.suite.name, suite_path=str(self.suite.path),
                             task=self.suite.task, description=self.suite.description,
                             models=tuple(s.public_dict() for s in self.specs), reference=self.reference,
@@ -474,6 +483,7 @@ class Runner:
             raise
         finally:
             store.close()
+            llamacpp_log.set_log_file(None)
             for problem in await pool.aclose():
                 self.console.print(f"[yellow]warning:[/yellow] {escape(problem)}")
             await self.executor.aclose()
@@ -736,6 +746,7 @@ def prepare(suite: SuiteSpec, config: ProjectConfig, options: RunOptions,
     beside an LLM judge) only one that is named or reachable (MISTRAL_API_KEY), never the embedded fallback;
     for `required` the usual chain down to the embedded model.
     """
+    suite = apply_overrides(suite, data_overrides(config))  # `[data]` of evalkit.toml (idempotent)
     specs = resolve_models(options.models, config, suite)
     runner = Runner(suite, specs, options, console)
     need = runner.task.judge_requirement
