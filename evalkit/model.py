@@ -104,7 +104,7 @@ class Model:
     def cached(self, request: Request) -> Generation | None:
         """The Generation `generate(request)` would return from the cache (`cached=True`, counted as a cache hit),
         or None, counting nothing, when the answer is not cached, the provider is not cacheable or there is no
-        cache. One lookup: a caller that then makes the call on a miss uses `generate`'s path without a second."""
+        cache. One lookup; on a miss, `call(request)` makes the call without looking up again."""
         if not self._cacheable or self.cache is None:
             return None
         hit = self.cache.get(self.call_key(request))

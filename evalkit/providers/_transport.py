@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from yarl import URL
 
-if TYPE_CHECKING:  # imported on the first call (~0.15 s): a run served from the cache never needs it
+if TYPE_CHECKING:  # imported on the first call (~0.15 s): a run served from the cache never needs them
     import aiohttp
+    from yarl import URL
 
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import _http
@@ -90,6 +90,8 @@ class JsonTransport:
         """The absolute URL of `path` under the API root, parsed once."""
         url = self._urls.get(path)
         if url is None:
+            from yarl import URL  # aiohttp's URL type: parsed here once, not by aiohttp on every call
+
             url = self._urls[path] = URL(self.base_url + path)
         return url
 
@@ -150,7 +152,7 @@ class JsonTransport:
             ssl = httpx2.create_ssl_context(trust_env=True)
         try:
             proxy, auth = aiohttp.helpers.get_env_proxy_for_url(url)
-            self._proxy, self._proxy_auth = URL(str(proxy)), auth
+            self._proxy, self._proxy_auth = type(url)(str(proxy)), auth
         except LookupError:  # no proxy configured for this URL (or NO_PROXY matches it)
             self._proxy, self._proxy_auth = None, None
         connector = aiohttp.TCPConnector(limit=max(1, self.spec.concurrency), ssl=ssl)

@@ -264,3 +264,68 @@ def test_a_dropped_connection_is_the_same_retryable_connection_failure(name: str
     # The transport's own exception is named in the message (aiohttp's vs httpx2's); the classification is equal.
     assert lean[0] == sdk[0] == "error" and lean[2:] == sdk[2:] == (True, None, None)
     assert "API connection failed" in lean[1] and "API connection failed" in sdk[1]
+
+
+class RecordingProxy:
+    """A forward HTTP proxy on loopback that records the absolute URLs it is asked for and relays the calls."""
+
+    def __init__(self) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        self.urls: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                outer.urls.append(self.path)
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "host")}
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                conn.request("POST", target.path, body=body, headers=headers)
+                res = conn.getresponse()
+                data = res.read()
+                self.send_response(res.status)
+                for k, v in res.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("name", ["openai", "mistral"])
+def test_the_environment_proxy_is_used_as_by_the_sdk(name: str, server: RawServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = RecordingProxy()
+    try:
+        for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        lean, sdk = both(name, server, CHAT, Scripted(body=ok_body()))
+        assert lean == sdk and lean[0] == "ok"
+        assert proxy.urls == [server.url + "/v1/chat/completions"] * 2  # both calls went through the proxy
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        both(name, server, CHAT, Scripted(body=ok_body()))
+        assert len(proxy.urls) == 2 and len(server.seen) == 4  # ... and NO_PROXY bypasses it, both ways
+    finally:
+        proxy.close()
