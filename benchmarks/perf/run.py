@@ -597,4 +597,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as stop:
+        print(f"benchmark {stop or 'interrupted'}: what was measured is in the --json file", file=sys.stderr)
+        sys.exit(130)
