@@ -106,6 +106,12 @@ class RunData:
         """The reported comparison of `model` with the reference on `name`, or None."""
         return self.doc.get("comparisons", {}).get(model, {}).get(name)
 
+    @property
+    def sequential(self) -> dict[str, Any] | None:
+        """The `sequential` object of a `--until-decided` run (its confidence sequences), else None."""
+        seq = self.doc.get("sequential")
+        return seq if isinstance(seq, dict) else None
+
     def calls(self, model: str) -> dict[str, int]:
         """`total`, `failed`, `cached`, `retries` of one model."""
         return self.doc.get("models", {}).get(model, {}).get("calls", {})

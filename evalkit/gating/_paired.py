@@ -88,6 +88,11 @@ class PairedDeltas:
     def delta(self, a: Side, b: Side, metric: str) -> Delta:
         """`a - b` on `metric`, from the best available source (see the module docstring)."""
         if a.data is b.data:
+            # A run that stopped when decided: its comparisons are read on the anytime-valid interval, the one
+            # that stays valid although the run looked at the data after every batch (a fixed-n CI does not).
+            sequential = _sequential_delta(a.data, a.model, b.model, metric)
+            if sequential is not None:
+                return sequential
             ref = a.data.reference
             if b.model == ref and (c := a.data.comparison(a.model, metric)) and _num(c.get("ci_low")) is not None:
                 return _from_comparison(c, "reported comparison")
@@ -166,6 +171,27 @@ class PairedDeltas:
         if va is None or vb is None:
             return Delta(value=None, method="reported values", note=note or "a value is unknown (null)")
         return Delta(value=va - vb, method="reported values (no per-item CI for this metric)", note=note)
+
+
+def _sequential_delta(data: RunData, model: str, other: str, metric: str) -> Delta | None:
+    """`model - other` on `metric` from the last look of a `--until-decided` run's confidence sequence, or None
+    when the run has no sequence for that pair and metric."""
+    seq = data.sequential
+    if seq is None:
+        return None
+    for outcome in seq.get("comparisons") or ():
+        spec = outcome.get("spec") or {}
+        looks = (outcome.get("sequence") or {}).get("looks") or ()
+        pair = (spec.get("model"), spec.get("reference"))
+        if spec.get("metric") != metric or not looks or pair not in ((model, other), (other, model)):
+            continue
+        last = looks[-1]
+        delta = Delta(value=_num(last.get("estimate")), ci_low=_num(last.get("low")), ci_high=_num(last.get("high")),
+                      n=int(last.get("n") or 0),
+                      method=f"anytime-valid confidence sequence ({seq.get('items_drawn')} of "
+                             f"{seq.get('items_total')} items drawn, {seq.get('stopped')})")
+        return delta if pair == (model, other) else delta.negated()
+    return None
 
 
 def _generations(side: Side) -> dict[tuple[str, int], Generation]:
