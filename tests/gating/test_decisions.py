@@ -59,7 +59,7 @@ def test_an_incomplete_run_exits_3(tmp_path: Path, monkeypatch) -> None:
     with FakeLLMServer(responder=responder) as server:
         suite = make_project(tmp_path, server.url, n_items=20, gates="gates: [noisy.accuracy >= 0.5]")
         assert main(["run", str(suite), "--models", "noisy", "--quiet"]) == 0
-    run_dir = next((tmp_path / "reports").iterdir())
+    run_dir = next(p for p in (tmp_path / "reports").iterdir() if p.is_dir())  # not index.html
     assert main(["gate", str(run_dir)]) == 0
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
