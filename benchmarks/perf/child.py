@@ -112,8 +112,13 @@ def main() -> int:
                     mark(stop)
         setattr(owner, attr, timed)
 
-    hook(runner_mod.Runner, "_generate", "generate", "generated")
-    hook(runner_mod.Runner, "_score", "score", "scored")
+    # Runners before the streaming rework call the models (_generate), then score (_score); since, one pass
+    # (_process) answers and scores item by item: its span is reported as the call phase, scoring included.
+    if hasattr(runner_mod.Runner, "_generate"):
+        hook(runner_mod.Runner, "_generate", "generate", "generated")
+        hook(runner_mod.Runner, "_score", "score", "scored")
+    else:
+        hook(runner_mod.Runner, "_process", "generate", "generated")
     hook(runner_mod, "write_report", "report", "reported")
     import evalkit.report as report_pkg  # `evalkit report` imports write_report from here
 
@@ -133,7 +138,7 @@ def main() -> int:
     span("setup", "main", "generate")  # config, data, prompts, providers, run directory
     span("generate", "generate", "generated")  # the calls (or cache hits)
     span("score", "score", "scored")  # per-sample scoring
-    span("summarize", "scored", "report")  # the task's statistics and the operational metrics
+    span("summarize", "scored" if "scored" in marks else "generated", "report")  # statistics, operational metrics
     span("report", "report", "reported")  # report.html, summary.md, results.json
     result = {"exit_code": code, "process_s": end - T0, "process_cpu_s": time.process_time(), **phases,
               "peak_rss_mb": rss_mb(), "missing_hooks": missing}
