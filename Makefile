@@ -10,7 +10,7 @@ PIP_QUIET ?= -qq
 # integrations tested against real local instances (MLflow store, W&B offline, a local Ray cluster).
 TEST_EXTRAS := dev,train,mlflow,wandb,ray
 
-.PHONY: demo install install-dev test demo-train clean
+.PHONY: demo install install-dev test demo-train bench bench-quick profile clean
 
 $(BIN)/python:
 	@echo "evalkit: creating the virtualenv $(VENV)"
@@ -40,6 +40,20 @@ demo-train: install-dev
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# The performance benchmark (benchmarks/perf/README): evalkit against inspect-ai, lm-eval and promptfoo on one
+# loopback server; the peers install into ~/.cache/evalkit-bench on first use. A full run takes hours.
+bench: install-dev
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[bench]'
+	$(BIN)/python benchmarks/perf/run.py
+
+bench-quick: install-dev
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[bench]'
+	$(BIN)/python benchmarks/perf/run.py --quick
+
+profile: install-dev
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[bench]'
+	$(BIN)/python benchmarks/perf/callprofile.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
