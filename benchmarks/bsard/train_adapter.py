@@ -61,6 +61,17 @@ def suite_pairs(path: str | Path, variants: int = 1) -> list[tuple[str, str]]:
     return pairs
 
 
+def rendering(variants: int) -> dict[str, object]:
+    """How the training pairs were rendered, for the manifest: the prompt profile, distractors and seeds."""
+    from evalkit.suite import load_suite
+
+    suite = load_suite(str(SUITE_FILE))
+    seed = int(suite.data.options.get("seed", 0))
+    return {"prompt_profile": "ft", "distractors": int(suite.data.options.get("distractors", 0)),
+            "variants": variants, "distractor_seeds": [seed + k for k in range(variants)],
+            "rendered_by": "benchmarks/bsard/train_adapter.py:suite_pairs"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, register the suite with the trainer and run it; returns the exit status."""
     from evalkit.training import cli
@@ -92,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                              learning_rate=args.lr, warmup_steps=args.warmup, steps=args.steps, batch_size=args.batch_size,
                              max_length=args.max_length, valid_fraction=0.0, eval_every=max(1, args.steps // 4),
                              seed=args.seed, num_threads=args.threads)
-    ok = cli.run("bsard", config, n_verify=args.verify, out_dir=args.out, work_dir=args.work)
+    ok = cli.run("bsard", config, n_verify=args.verify, out_dir=args.out, work_dir=args.work,
+                 data_details=rendering(variants))
     return 0 if ok else 1
 
 

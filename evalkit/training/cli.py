@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from evalkit.training.config import LoraTrainConfig
 from evalkit.training.data import Pair, news_pairs, pairs_sha256
@@ -68,10 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(suite: str, config: LoraTrainConfig, *, data: Path | None = None, base_gguf: Path | None = None,
-        out_dir: Path | None = None, work_dir: Path | None = None, n_verify: int = 30) -> bool:
+        out_dir: Path | None = None, work_dir: Path | None = None, n_verify: int = 30,
+        data_details: dict[str, Any] | None = None) -> bool:
     """Train, convert to ``OUT/adapter.gguf``, verify against PEFT, write ``manifest.json`` and ``loss_curve.png``.
 
     Returns False when the agreement check ran and failed (the files are still written, for inspection).
+    `data_details` says how the pairs were rendered (stored in the manifest's training_data).
     """
     from evalkit.embedded_model import embedded_base_gguf
     from evalkit.training.base_model import load_base
@@ -119,7 +122,8 @@ def run(suite: str, config: LoraTrainConfig, *, data: Path | None = None, base_g
         data_source = str(data)
     write_manifest(out_dir / "manifest.json", suite=suite, result=result, base_gguf=base_gguf, adapter_gguf=adapter,
                    data_sha256=pairs_sha256(pairs), data_source=data_source, n_pairs=len(pairs),
-                   total_seconds=total_seconds, convert_seconds=convert_seconds, verification=verification)
+                   total_seconds=total_seconds, convert_seconds=convert_seconds, verification=verification,
+                   data_details=data_details)
     plot_loss_curve(result, out_dir / "loss_curve.png", title=f"{suite}: LoRA r={config.rank} on "
                     f"{'/'.join(config.target_modules)}, lr={config.learning_rate:g}, {config.steps} steps")
     log.info("wrote %s (%.0f s in all)", out_dir, time.perf_counter() - t0)

@@ -52,11 +52,13 @@ def library_versions() -> dict[str, str | None]:
 def write_manifest(path: str | Path, *, suite: str, result: TrainResult, base_gguf: str | Path,
                    adapter_gguf: str | Path,
                    data_sha256: str, data_source: str, n_pairs: int, total_seconds: float,
-                   convert_seconds: float, verification: dict[str, Any] | None = None) -> dict[str, Any]:
+                   convert_seconds: float, verification: dict[str, Any] | None = None,
+                   data_details: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the manifest JSON (sorted within sections, stable across reruns but for times) and return it.
 
     Paths are stored relative to the manifest where possible, the base model by file name only: its hash,
-    not its location, identifies it.
+    not its location, identifies it. `data_details` (how the pairs were rendered, e.g. distractors and variants)
+    goes under `training_data.details`.
     """
     path = Path(path)
     base_gguf, adapter_gguf = Path(base_gguf), Path(adapter_gguf)
@@ -69,7 +71,8 @@ def write_manifest(path: str | Path, *, suite: str, result: TrainResult, base_gg
                        "size_bytes": base_gguf.stat().st_size},
         "training_data": {"source": data_source, "pairs": n_pairs, "sha256": data_sha256,
                           "sha256_of": "canonical JSON of the [prompt, completion] pairs in order",
-                          "train_pairs": result.n_train, "valid_pairs": result.n_valid},
+                          "train_pairs": result.n_train, "valid_pairs": result.n_valid,
+                          **({"details": data_details} if data_details else {})},
         "hyperparameters": cfg.model_dump(mode="json"),
         "seed": cfg.seed,
         "steps": cfg.steps,
