@@ -75,16 +75,17 @@ class Explorer:
         others = shown - self.shown_disagree
         parts = []
         if self.shown_disagree:
-            parts.append(f"all {self.n_disagree} items where the models disagree" if self.shown_disagree == self.n_disagree
-                         else f"a seeded sample of {self.shown_disagree} of the {self.n_disagree} items where the "
+            parts.append(f"all {self.n_disagree:,} items where the models disagree" if self.shown_disagree == self.n_disagree
+                         else f"a seeded sample of {self.shown_disagree:,} of the {self.n_disagree:,} items where the "
                               f"models disagree")
         if others:
             rest = self.n_items - self.n_disagree
-            parts.append(f"a seeded random sample of {others} of the {rest} other items")
-        where = (f"Every item is in the {self.files} file(s) of {ITEMS_DIR}/ beside this report: browse or search "
+            parts.append(f"a seeded random sample of {others:,} of the {rest:,} " + ("other items" if self.n_disagree
+                                                                                    else "items"))
+        where = (f"Every item is in the {self.files:,} file(s) of {ITEMS_DIR}/ beside this report: browse or search "
                  f"them all below." if self.files else
                  "Every item is in the run directory (samples.jsonl, generations.jsonl, results.jsonl).")
-        return (f"Showing {shown} of {self.n_items} items: " + ", then ".join(parts)
+        return (f"Showing {shown:,} of {self.n_items:,} items: " + ", then ".join(parts)
                 + f" (seed {self.seed}), each group in run order. {where}")
 
 

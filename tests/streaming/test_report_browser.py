@@ -113,7 +113,7 @@ def test_a_large_report_embeds_a_sample_and_loads_the_rest_from_disk(tmp_path: P
     got = open_report(html, work)
     assert got["errors"] == []
     assert got["embedded"] == 500 and got["embedded_disagree"] == 500
-    assert got["intro"].startswith(f"Showing 500 of {N} items: a seeded sample of 500 of the 519 items where the "
+    assert got["intro"].startswith(f"Showing 500 of {N:,} items: a seeded sample of 500 of the 519 items where the "
                                    "models disagree")
     assert got["page1"] == 1000
     assert got["page3_ids"] == [f"s{i:05d}" for i in range(2000, N)]

@@ -203,6 +203,7 @@
   }
 
   function setStatus(text) { status.textContent = text; }
+  function fmt(n) { return Number(n).toLocaleString("en"); }
 
   function showPage(n) {
     if (busy) { return; }
@@ -215,8 +216,8 @@
       page.value = String(n);
       back.disabled = false;
       showRows(items.map(article));
-      setStatus("page " + n + " of " + files + ": items " + (items.length ? items[0].i + 1 : 0) + "–" +
-                (items.length ? items[items.length - 1].i + 1 : 0));
+      setStatus("page " + fmt(n) + " of " + fmt(files) + ": items " + fmt(items.length ? items[0].i + 1 : 0) + "–" +
+                fmt(items.length ? items[items.length - 1].i + 1 : 0));
       section.setAttribute("data-page", String(n));
     });
   }
@@ -249,11 +250,11 @@
         back.disabled = false;
         showRows(found.map(article));
         setStatus((found.length >= MAX_FOUND ? "first " + MAX_FOUND + " matches" : found.length + " match(es)") +
-                  " in " + (n - 1) + " of " + files + " file(s)");
+                  " in " + fmt(n - 1) + " of " + fmt(files) + " file(s)");
         section.setAttribute("data-page", "search");
         return;
       }
-      setStatus("searching file " + n + " of " + files + " (" + found.length + " found)…");
+      setStatus("searching file " + fmt(n) + " of " + fmt(files) + " (" + found.length + " found)…");
       load(n, function (items, error) {
         if (error) { busy = false; setStatus(error); return; }
         for (var i = 0; i < items.length && found.length < MAX_FOUND; i++) {
