@@ -12,11 +12,13 @@ with `<`, `>`, `&`, U+2028 and U+2029 escaped: data, never markup; the page rend
 
 from __future__ import annotations
 
+import math
 import random
 import shutil
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -120,14 +122,22 @@ class _CallCounts:
     ttfts: array = field(default_factory=lambda: array("d"))
 
     def add(self, g: Generation) -> None:
+        self.add_fields(g.ok, g.cached, g.retries, g.latency_s, g.ttft_s)
+
+    def add_raw(self, d: dict[str, Any]) -> None:
+        """A generation as its line's plain dict (Generation.ok: no error and an output)."""
+        self.add_fields(d.get("error") is None and d.get("output") is not None, bool(d.get("cached")),
+                        int(d.get("retries") or 0), d.get("latency_s"), d.get("ttft_s"))
+
+    def add_fields(self, ok: bool, cached: bool, retries: int, latency: float | None, ttft: float | None) -> None:
         self.total += 1
-        self.failed += not g.ok
-        self.cached += g.cached
-        self.retries += g.retries
-        if g.ok and g.latency_s is not None and np.isfinite(g.latency_s):
-            self.latencies.append(float(g.latency_s))
-        if g.ok and g.ttft_s is not None and np.isfinite(g.ttft_s):
-            self.ttfts.append(float(g.ttft_s))
+        self.failed += not ok
+        self.cached += cached
+        self.retries += retries
+        if ok and latency is not None and math.isfinite(latency):
+            self.latencies.append(float(latency))
+        if ok and ttft is not None and math.isfinite(ttft):
+            self.ttfts.append(float(ttft))
 
 
 def declared_models(run: RunResult) -> list[str]:
@@ -148,10 +158,14 @@ def report_data(run: RunResult, items_dir: Path | None = None, *, max_items: int
     counts: dict[str, _CallCounts] = {m: _CallCounts() for m in models}
     index: GenerationIndex | None = None
     if isinstance(run.generations, RecordFile):
-        index = GenerationIndex(s.id for s in run.samples)
-        for offset, length, g in run.generations.with_offsets(lengths=True):
-            index.add(offset, g, length)
-            counts.setdefault(g.model, _CallCounts()).add(g)
+        # Counting needs a few fields per line: plain dicts, not validated records (four times faster).
+        ids = (d["id"] for d in run.samples.raw()) if isinstance(run.samples, RecordFile) else \
+            (s.id for s in run.samples)
+        index = GenerationIndex(ids)
+        for offset, length, d in run.generations.raw(offsets=True):
+            model = d["model"]
+            index.add_fields(offset, length, d["sample_id"], model, int(d.get("attempt") or 0))
+            counts.setdefault(model, _CallCounts()).add_raw(d)
     else:
         for g in run.generations:
             counts.setdefault(g.model, _CallCounts()).add(g)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.records import RunResult
+from evalkit.report._chart_cache import ChartCache
 from evalkit.report._data import ITEMS_DIR, report_data
 from evalkit.report._sections import ReportSection
 from evalkit.report.html import render_html_chunks
@@ -39,11 +40,13 @@ def write_report(run: RunResult, out_dir: Path, sections: Sequence[ReportSection
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(html=out_dir / "report.html", markdown=out_dir / "summary.md",
                         json=out_dir / "results.json", items=out_dir / ITEMS_DIR)
+    charts = ChartCache(paths.items)  # the previous render's charts, read before the folder is replaced
     data = report_data(run, paths.items)
     # results.json first: it is what CI gates read, and the cheapest to produce.
     write_atomic(paths.json, dumps(results_document(run, data)))
     write_atomic(paths.markdown, render_markdown(run, sections, data))
-    write_atomic(paths.html, render_html_chunks(run, sections, data))
+    write_atomic(paths.html, render_html_chunks(run, sections, data, charts))
+    charts.save(paths.items)
     return paths
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from evalkit.records import MetricValue, RunResult
+from evalkit.report._chart_cache import ChartCache
 from evalkit.report._data import ITEMS_DIR, ReportData, js_data, report_data
 from evalkit.report._format import finite, fmt_cell
 from evalkit.report._headline import Headline, build_headline
@@ -54,8 +55,9 @@ def render_html(run: RunResult, sections: Sequence[ReportSection] = (), data: Re
 
 
 def render_html_chunks(run: RunResult, sections: Sequence[ReportSection] = (),
-                       data: ReportData | None = None) -> Iterator[str]:
-    """The HTML report as consecutive pieces of text, to be written as they come."""
+                       data: ReportData | None = None, chart_cache: ChartCache | None = None) -> Iterator[str]:
+    """The HTML report as consecutive pieces of text, to be written as they come; with `chart_cache`, the
+    charts of the previous render are reused when what they show has not changed."""
     data = data if data is not None else report_data(run)
     metrics = metrics_by_model(run, data.models)
     headline = build_headline(run, metrics, data.models)
@@ -70,11 +72,10 @@ def render_html_chunks(run: RunResult, sections: Sequence[ReportSection] = (),
         if run.info.generation_params else "",
         headline=headline,
         calls=data.calls,
-        charts=_charts(run, headline, metrics, data),
+        charts=_all_charts(run, headline, metrics, data, chart_cache),
         tables=[{"title": t.title, "columns": t.columns, "rows": [[fmt_cell(v) for v in r] for r in t.rows]}
                 for t in run.summary.tables],
         sequential=sequential_view(run.sequential, data),
-        sequential_chart=_sequential_chart(run),
         samples=explorer.views,
         explorer=explorer,
         # Base64 of JSON: model names are untrusted text, and this keeps them opaque even to a regex scan.
@@ -94,6 +95,22 @@ def script_hash() -> str:
     """The CSP source (`'sha256-…'`) of the report's inline script, exactly as the template emits it."""
     script = _ENV.get_template("explorer.js").render()
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+def _all_charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]],
+                data: ReportData, cache: ChartCache | None) -> dict[str, Any]:
+    """The page's charts: `charts` (the figures section) and `sequential` (the stop rule's, or None)."""
+    def draw() -> list[tuple[str, str]]:
+        drawn = [(c.title, c.uri) for c in _charts(run, headline, metrics, data)]
+        seq = _sequential_chart(run)
+        return drawn + ([(_SEQUENTIAL_CAPTION, seq)] if seq else [])
+
+    pairs = cache.charts(run, data.latencies, data.ttfts, draw) if cache is not None else draw()
+    return {"figures": [Chart(t, u) for t, u in pairs if t != _SEQUENTIAL_CAPTION],
+            "sequential": next((u for t, u in pairs if t == _SEQUENTIAL_CAPTION), None)}
+
+
+_SEQUENTIAL_CAPTION = "Confidence sequences over items drawn"
 
 
 def _charts(run: RunResult, headline: Headline, metrics: dict[str, dict[str, MetricValue]],

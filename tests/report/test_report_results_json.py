@@ -67,7 +67,7 @@ def test_write_report_writes_three_files_atomically_and_the_items(tmp_path, run3
     # No temporary file is left behind; the explorer's items sit in their own folder.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report-items", "report.html", "results.json",
                                                                    "summary.md"]
-    assert [p.name for p in paths.items.iterdir()] == ["items-00001.js"]
+    assert sorted(p.name for p in paths.items.iterdir()) == ["charts.json", "items-00001.js"]
     text = (paths.items / "items-00001.js").read_text()
     assert text.startswith("evalkitItems(1, [") and text.rstrip().endswith("]);")
     items = json.loads(text[len("evalkitItems(1, "):text.rstrip().rindex(")")])
@@ -81,3 +81,26 @@ def test_one_model_and_incomplete_runs_validate(schema) -> None:
     for run in (make_run(("base",)), make_run(status="running")):
         jsonschema.validate(results_document(run), schema)
     assert results_document(make_run(status="running"))["run"]["finished_at"] is None
+
+
+def test_charts_are_drawn_once_and_again_when_what_they_show_changes(tmp_path, run3, monkeypatch) -> None:
+    from evalkit.report import charts
+
+    drawn: list[str] = []
+    original = charts.metric_bars
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append("bars")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "metric_bars", counting)
+    first = write_report(run3, tmp_path / "out").html.read_text()
+    again = write_report(run3, tmp_path / "out").html.read_text()
+    assert drawn == ["bars"] and again == first  # the second render reused every chart, and says the same
+    changed = run3.model_copy(update={"summary": run3.summary.model_copy(update={"notes": ("changed",)})})
+    write_report(changed, tmp_path / "out")
+    assert drawn == ["bars", "bars"]
+    # A damaged cache is only a missed one.
+    (tmp_path / "out" / "report-items" / "charts.json").write_text("{not json")
+    write_report(changed, tmp_path / "out")
+    assert drawn == ["bars", "bars", "bars"]
