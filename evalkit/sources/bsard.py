@@ -250,15 +250,12 @@ def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, 
 # Loading shell: everything above is pure; below only reads tables through `datasets`.
 
 
-def _read_hub(path: str, where: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """All rows of one hub dataset split as dicts, through `datasets` (from its cache when offline)."""
-    import datasets  # heavy; only suites that read the hub pay the import
+def _read_hub(path: str, config: str, split: str) -> list[dict[str, Any]]:
+    """All rows of one hub dataset split as dicts, through `datasets` (the caller holds the hub session that
+    makes an offline read use the local cache, evalkit.sources.hub)."""
+    from evalkit.sources.hub import load_hub_split  # imports `datasets`: only suites that read the hub pay it
 
-    try:
-        ds = datasets.load_dataset(path, **kwargs)
-    except Exception as exc:  # datasets raises many types; all mean "could not load"
-        raise DataError(f"{where} could not be loaded: {exc}") from None
-    return [dict(row) for row in ds]
+    return [dict(row) for row in load_hub_split(path, config, split)]
 
 
 def _read_csv(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
@@ -309,7 +306,7 @@ def load_bsard(spec: DataSpec, base_dir: Path, *, questions_file: str | None = N
                               options)
     corpus_where = f"Hugging Face dataset {spec.path!r} (config {HUB_CORPUS_CONFIG!r})"
     questions_where = f"Hugging Face dataset {spec.path!r} (config {HUB_QUESTIONS_CONFIG!r}, split {spec.split!r})"
-    corpus_rows = _read_hub(spec.path, corpus_where, name=HUB_CORPUS_CONFIG, split=HUB_CORPUS_SPLIT)
-    question_rows = _read_hub(spec.path, questions_where, name=HUB_QUESTIONS_CONFIG, split=spec.split)
+    corpus_rows = _read_hub(spec.path, HUB_CORPUS_CONFIG, HUB_CORPUS_SPLIT)
+    question_rows = _read_hub(spec.path, HUB_QUESTIONS_CONFIG, spec.split)
     corpus = index_corpus(corpus_rows, corpus_where)
     return join_questions(question_rows, corpus, questions_where, options=options)

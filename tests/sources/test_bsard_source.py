@@ -105,9 +105,7 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 @pytest.fixture
-def hub_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+def hub_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "suite" / "data"
     folder.mkdir(parents=True)
     _write_csv(folder / "articles.csv", CORPUS_COLUMNS,
@@ -152,9 +150,15 @@ def test_local_errors_name_file_and_line(hub_folder: Path) -> None:
         load_samples(spec, hub_folder.parent)
 
 
-def test_local_reader_agrees_with_the_datasets_csv_builder(hub_folder: Path) -> None:
+def test_local_reader_agrees_with_the_datasets_csv_builder(hub_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The hub serves these files through `datasets`' csv builder; the local reader must see the same rows."""
     import datasets
+    import datasets.config
+
+    # Offline and with a private cache, through datasets' own settings (restored after the test): setting the
+    # environment variables would only work before `datasets` is first imported, and would then stick.
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", hub_folder.parent / "hf-cache")
 
     from evalkit.sources.bsard import _read_csv
 
@@ -188,6 +192,7 @@ def test_hub_path_asks_datasets_for_both_configs(monkeypatch: pytest.MonkeyPatch
         return tables[name]
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # "the hub is reachable", without a network probe
     samples = load_samples(DataSpec(source="bsard", path="maastrichtlawtech/bsard", split="test"), tmp_path)
     assert calls == [("maastrichtlawtech/bsard", "corpus", "corpus"), ("maastrichtlawtech/bsard", "questions", "test")]
     assert samples[0].fields["article_ids"] == ["12", "10"] and samples[0].fields["subcategory"] == "s"
@@ -197,9 +202,23 @@ def test_hub_failure_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
     spec = DataSpec(source="bsard", path="no-such-owner/no-such-bsard", split="test")
-    with pytest.raises(DataError, match=r"Hugging Face dataset 'no-such-owner/no-such-bsard' \(config 'corpus'\) "
-                                         r"could not be loaded"):
+    with pytest.raises(DataError, match=r"Hugging Face dataset 'no-such-owner/no-such-bsard' \(split 'test'\) could "
+                                         r"not be loaded: the hub is out of reach \(HF_HUB_OFFLINE is set\)") as info:
         load_samples(spec, tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_hub_read_that_fails_names_the_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import datasets
+
+    def broken(path: str, name: str | None = None, split: str = "", **kwargs: object) -> list[dict]:
+        raise ConnectionError("reset by peer")
+
+    monkeypatch.setattr(datasets, "load_dataset", broken)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    with pytest.raises(DataError, match=r"'maastrichtlawtech/bsard' \(config 'corpus', split 'corpus'\) could not be "
+                                         r"loaded: ConnectionError: reset by peer"):
+        load_samples(DataSpec(source="bsard", path="maastrichtlawtech/bsard", split="test"), tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -299,6 +318,7 @@ def test_local_folder_and_hub_draw_the_same_distractors(hub_folder: Path, monkey
     tables = {"corpus": CORPUS, "questions": [{"id": 1, "question": "Quelle garantie ?", "article_ids": "11,10"},
                                               {"id": 2, "question": "Quel préavis ?", "article_ids": "12"}]}
     monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split="", **kw: tables[name])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     hub = load_samples(DataSpec(source="bsard", path="maastrichtlawtech/bsard", split="test",
                                 options={"distractors": 1}), hub_folder)
     assert [s.fields["context_article_ids"] for s in hub] == [s.fields["context_article_ids"] for s in local]
