@@ -42,27 +42,34 @@ def parse_vars(items: list[str] | None) -> dict[str, str]:
 def run_judge_command(args: argparse.Namespace, console: Console) -> int:
     """Dispatch `evalkit judge list|calibrate`; returns the exit code."""
     if args.judge_command == "list":
-        return _list(console)
+        # `--verbose` is added to the `judge list` parser in cli.py; older parsers have no such attribute.
+        return _list(console, bool(vars(args).get("verbose", False)))
     if args.judge_command == "calibrate":
         return _calibrate(args, console)
     raise EvalkitError(f"unknown judge command {args.judge_command!r}")
 
 
-def _list(console: Console) -> int:
+def _list(console: Console, verbose: bool = False) -> int:
     from evalkit.judging._spec import available_judges, load_judge
     from evalkit.tasks.judged import judge_dirs
 
+    # As `evalkit suites`/`models`: whole ids on one line each at 80 columns; the files with --verbose.
     table = Table(title="judges")
-    for col in ("id", "version", "kind", "score range", "template/definition sha256", "file"):
-        table.add_column(col)
+    for col in ("id", "version", "kind", "scores", "sha256"):
+        table.add_column(col, no_wrap=True)
+    if verbose:
+        table.add_column("file", overflow="fold")
     for name, path in available_judges(judge_dirs()).items():
         try:
             s = load_judge(path)
-            table.add_row(s.id, s.version, s.kind, f"{s.score_range[0]:g}-{s.score_range[1]:g}",
-                          s.template_sha256[:16], str(path))
+            lo, hi = s.score_range
+            table.add_row(s.id, s.version, s.kind, f"{lo:g}-{hi:g}", s.template_sha256[:12],
+                          *([str(path)] if verbose else []))
         except EvalkitError as exc:
-            table.add_row(name, "?", "?", "", f"[red]invalid: {exc}[/red]", str(path))
+            table.add_row(name, "?", "?", "", f"[red]invalid: {exc}[/red]", *([str(path)] if verbose else []))
     console.print(table)
+    if not verbose:
+        console.print("Judge files: `evalkit judge list --verbose`.")
     return 0
 
 

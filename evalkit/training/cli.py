@@ -18,7 +18,20 @@ __all__ = ["SUITES", "main", "run"]
 
 log = logging.getLogger("evalkit.training")
 
-_REPO = Path(__file__).resolve().parents[2]
+
+def _roots() -> tuple[Path, Path]:
+    """(where the bundled train splits are, where adapters and scratch files go).
+
+    A source checkout: both are the checkout (adapters/ is committed there). An installed wheel: the splits are
+    in the package's bundled folders, and the outputs go under the working directory (never into site-packages).
+    """
+    from evalkit.resources import BUNDLED_DIR, bundled_root
+
+    root = bundled_root()
+    if root is None:  # neither installed with its bundled folders nor a checkout: everything relative to here
+        return Path.cwd(), Path.cwd()
+    return root, (Path.cwd() if root.name == BUNDLED_DIR else root)
+
 
 SUITES: dict[str, tuple[str, Callable[[Path], list[Pair]], tuple[str, str]]] = {
     "news": ("benchmarks/news/train.jsonl", news_pairs, ("news_related", "not_news_related")),
@@ -84,9 +97,10 @@ def run(suite: str, config: LoraTrainConfig, *, data: Path | None = None, base_g
 
     t0 = time.perf_counter()
     split_rel, builder, choices = SUITES[suite]
-    data = data or _REPO / split_rel
-    out_dir = out_dir or _REPO / "adapters" / suite
-    work_dir = work_dir or _REPO / ".evalkit-cache" / "training" / suite
+    data_root, out_root = _roots()
+    data = data or data_root / split_rel
+    out_dir = out_dir or out_root / "adapters" / suite
+    work_dir = work_dir or out_root / ".evalkit-cache" / "training" / suite
     pairs = builder(data)
     base_gguf = Path(base_gguf) if base_gguf else embedded_base_gguf()
     log.info("suite %s: %d pairs from %s; base %s", suite, len(pairs), data, base_gguf)
@@ -117,7 +131,7 @@ def run(suite: str, config: LoraTrainConfig, *, data: Path | None = None, base_g
                  "OK" if ok else "FAILED")
 
     try:
-        data_source = str(Path(data).resolve().relative_to(_REPO))
+        data_source = str(Path(data).resolve().relative_to(data_root))
     except ValueError:
         data_source = str(data)
     write_manifest(out_dir / "manifest.json", suite=suite, result=result, base_gguf=base_gguf, adapter_gguf=adapter,

@@ -151,3 +151,23 @@ def test_output_schemas_become_llama_cpp_grammars(name: str) -> None:
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
     gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(find_task_judge(name).output_schema))
     assert "root ::=" in gbnf
+
+
+def test_judge_list_fits_80_columns_with_whole_ids(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from rich.console import Console
+
+    from evalkit.judging.command import run_judge_command
+
+    monkeypatch.setenv("COLUMNS", "80")
+    console = Console(width=80, force_terminal=False)
+    assert run_judge_command(argparse.Namespace(judge_command="list"), console) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
+    assert {"additive_rubric", "bsard_checks", "legal_quality", "preference"} <= set(rows)
+    assert "checks" in rows["bsard_checks"] and "0-3" in rows["bsard_checks"]
+    assert all(len(line) <= 80 for line in out.splitlines()) and "judges/" not in out  # files only with --verbose
+    run_judge_command(argparse.Namespace(judge_command="list", verbose=True), Console(width=200))
+    assert "legal_quality.yaml" in capsys.readouterr().out
