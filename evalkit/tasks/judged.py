@@ -44,7 +44,7 @@ from evalkit.stats import (
 from evalkit.tasks.base import SummaryContext
 from evalkit.user_errors import validation_error
 
-__all__ = ["SCORE_TEST", "JudgeNeed", "JudgeTaskArgs", "LoadedJudge", "TaskJudges", "check_judge_fields",
+__all__ = ["CHECK_DETAIL_PREFIX", "SCORE_TEST", "check_details", "judged_item_metrics", "JudgeNeed", "JudgeTaskArgs", "LoadedJudge", "TaskJudges", "check_judge_fields",
            "find_task_judge", "item_basics", "judge_dirs", "judges_note", "load_task_judge", "load_task_judges",
            "mean_metric", "paired_score_comparison", "parse_task_args", "rate_metric"]
 
@@ -52,6 +52,10 @@ JudgeNeed = Literal["none", "optional", "required"]
 """Whether a task needs a judge model from the runner: `required` (an LLM judge and no check judge: nothing to
 score without it), `optional` (a check judge scores anyway; the LLM judge runs beside it when a model is given),
 `none` (checks only)."""
+
+CHECK_DETAIL_PREFIX = "check_"
+"""ModelScore.details key prefix of an answer's score on one check criterion (`check_citation_f1`), the per-item
+value behind that criterion's metric."""
 
 SCORE_TEST = "wilcoxon-signed-rank"
 """The test behind a judge score comparison's p-value (its CI is a paired bootstrap)."""
@@ -200,6 +204,33 @@ def check_judge_fields(checks: CheckJudgeSpec, samples: Sequence[Sample], where:
             if name not in s.fields:
                 raise DataError(f"{where}: sample {s.id!r} has no field {name!r}, which criterion '{criterion}' of "
                                 f"check judge {checks.label} needs (fields: {', '.join(sorted(s.fields)) or 'none'})")
+
+
+def check_details(results: Mapping[str, Any]) -> dict[str, float]:
+    """Flat per-criterion scores of one answer (`check_<criterion>` -> score) for ModelScore.details."""
+    return {f"{CHECK_DETAIL_PREFIX}{c}": float(r.score) for c, r in results.items()}
+
+
+def judged_item_metrics(judges: TaskJudges) -> tuple[Any, ...]:
+    """The metrics of a judged task that are means of a bounded per-item value (Task.item_metrics).
+
+    Each check criterion's metric always is (its score, 0-1, in `details["check_<criterion>"]`). The sample
+    value (ModelScore.value) is the LLM judge's score when the task has only an LLM judge, the check judge's
+    points when it has only a check judge; with both it depends on whether a judge model was given, so it is
+    not declared.
+    """
+    from evalkit.tasks.base import ItemMetric
+
+    out = []
+    if judges.checks is not None:
+        out += [ItemMetric(c.name, 0.0, 1.0, detail=f"{CHECK_DETAIL_PREFIX}{c.name}") for c in judges.checks.criteria]
+        if judges.llm is None:
+            low, high = judges.checks.score_range
+            out.append(ItemMetric(f"{judges.checks.id}_score", low, high))
+    elif judges.llm is not None:
+        low, high = judges.llm.spec.score_range
+        out.append(ItemMetric(f"{judges.llm.spec.id}_score", float(low), float(high)))
+    return tuple(out)
 
 
 def judges_note(judges: TaskJudges, llm_ran: bool) -> str:

@@ -77,8 +77,10 @@ from evalkit.tasks.judged import (
     JudgeTaskArgs,
     LoadedJudge,
     TaskJudges,
+    check_details,
     check_judge_fields,
     item_basics,
+    judged_item_metrics,
     judges_note,
     load_task_judges,
     mean_metric,
@@ -146,8 +148,9 @@ class PairwiseTask(Task):
         self.checks = checks
         self.judge_need = self.judges.judge_need
         self.needs_judge = judge is not None
+        self.item_metrics = judged_item_metrics(self.judges)
         self.metric = f"{judge.spec.id}_score" if judge is not None else None
-        settings = getattr(args, "ragas", None)
+        settings = args.ragas if isinstance(args, PairwiseTaskArgs) else None
         self.ragas = RagasScorer(settings) if settings is not None and settings.metrics else None
 
     def check_samples(self, samples: Sequence[Sample], where: str) -> None:
@@ -240,6 +243,7 @@ class PairwiseTask(Task):
                                    PAIRS_JUDGE_KEY: primary}
         if checked is not None:
             details[CHECKS_KEY] = {c: {"met": r.met, "score": r.score} for c, r in checked.items()}
+            details.update(check_details(checked))
         if not gen.ok:
             details.update(failed=True, error=gen.error or "no output")
         return ModelScore(value=float(np.mean([p.own_score for p in done])) if done else None,

@@ -45,8 +45,10 @@ from evalkit.tasks.judged import (
     JudgeTaskArgs,
     LoadedJudge,
     TaskJudges,
+    check_details,
     check_judge_fields,
     item_basics,
+    judged_item_metrics,
     judges_note,
     load_task_judges,
     mean_metric,
@@ -93,6 +95,7 @@ class RubricTask(Task):
         self.judges = TaskJudges(llm=judge, checks=checks)
         self.judge_need = self.judges.judge_need
         self.needs_judge = judge is not None
+        self.item_metrics = judged_item_metrics(self.judges)
         self.metric = f"{judge.spec.id}_score" if judge is not None else None
 
     def check_samples(self, samples: Sequence[Sample], where: str) -> None:
@@ -135,6 +138,7 @@ class RubricTask(Task):
             value: float | None = None
             if m in checked:
                 details[CHECKS_KEY] = {c: {"met": r.met, "score": r.score} for c, r in checked[m].items()}
+                details.update(check_details(checked[m]))
                 value = float(sum(r.met for r in checked[m].values()))
             if m in outcomes:
                 o = outcomes[m]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from judging.fakejudge import judge_model, rubric
 
 from evalkit.errors import ConfigError, DataError
 from evalkit.records import Generation, Prompt, Sample
 from evalkit.tasks import ScoringContext, SummaryContext, create_task
-from judging.fakejudge import judge_model, rubric
 
 MODELS = ("base", "ft")
 
@@ -99,3 +99,18 @@ def test_missing_fields_and_bad_arguments(suite: Path) -> None:
         create_task("pairwise_judge", {"checks": "bsard_checks", "ragas": {"metrics": ["faithfulness"]}}, suite)
     # A check judge named under `judge` is the check judge.
     assert create_task("pairwise_judge", {"judge": "bsard_checks"}, suite).judge_need == "none"
+
+
+def test_item_metrics_name_the_per_item_values(suite: Path) -> None:
+    checks_only = create_task("rubric_judge", {"checks": "style.yaml"}, suite)
+    assert [(m.name, m.low, m.high, m.detail) for m in checks_only.item_metrics] == [
+        ("has_sections", 0.0, 1.0, "check_has_sections"), ("no_hedging", 0.0, 1.0, "check_no_hedging"),
+        ("short", 0.0, 1.0, "check_short"), ("style_score", 0.0, 3.0, None)]
+    items = [Sample(id=f"q{i}", input=f"Q{i}") for i in range(4)]
+    results, _ = run(checks_only, items)
+    base = results[0].scores["base"]
+    assert base.details["check_no_hedging"] == 0.0 and base.details["check_short"] == 1.0 and base.value == 1.0
+    llm_only = create_task("pairwise_judge", {"judge": "legal_quality"}, suite)
+    assert [(m.name, m.high, m.detail) for m in llm_only.item_metrics] == [("legal_quality_score", 3.0, None)]
+    both = create_task("pairwise_judge", {"judge": "legal_quality", "checks": "bsard_checks"}, suite)
+    assert [m.name for m in both.item_metrics] == ["citation_f1", "grounding", "structure"]  # value not declared
