@@ -23,7 +23,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from evalkit.model_spec import ModelSpec
 from evalkit.records import GenerationParams, Message, Prompt, ProviderResponse, Request

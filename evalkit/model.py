@@ -64,6 +64,7 @@ class Model:
         self._cacheable = self.cache is not None and self.provider.cacheable
         self._streams = self.stream and self.provider.supports_streaming
         self._batch_api: tuple[BatchAPI | None] | None = None
+        self._prepared = False
 
     @property
     def streams(self) -> bool:
@@ -149,6 +150,12 @@ class Model:
             return await self._call_with_retries(request, self.call_key(request) if self._cacheable else "")
 
     async def _call_with_retries(self, request: Request, key: str) -> Generation:
+        if not self._prepared:
+            # A provider's quick warm-up (an import, a client) runs before its first call takes a rate-limiter
+            # slot or starts its clock; slow ones (loading weights) are warmed up by the runner, one at a time.
+            self._prepared = True
+            if not self.provider.slow_warmup:
+                await self.provider.warmup()
         retries = 0
         while True:
             if self.limiter is not None:
@@ -163,7 +170,7 @@ class Model:
                 error = ProviderError(f"timed out after {self.spec.timeout_s:g} s", retryable=True)
             except ProviderError as exc:
                 error = exc
-            except Exception as exc:  # a provider bug must fail this sample, not the whole run
+            except Exception as exc:  # noqa: BLE001 - a provider bug must fail this sample, not the whole run
                 error = ProviderError(f"{type(exc).__name__}: {exc}", retryable=False)
             else:
                 latency = time.perf_counter() - start

@@ -17,7 +17,14 @@ from evalkit.cache import CACHE_VERSION, ResponseCache, cache_key
 from evalkit.model import Model
 from evalkit.model_spec import ModelSpec
 from evalkit.providers import Provider
-from evalkit.records import GenerationParams, Message, Prompt, ProviderResponse, Request, Usage
+from evalkit.records import (
+    GenerationParams,
+    Message,
+    Prompt,
+    ProviderResponse,
+    Request,
+    Usage,
+)
 
 SPEC = ModelSpec(name="ft", provider="openai", model="my-org/ft", base_url="http://localhost:8000/v1")
 

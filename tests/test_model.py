@@ -148,3 +148,46 @@ def test_retry_delay_backs_off_and_honours_retry_after() -> None:
         assert cap / 2 <= d <= cap
     assert policy.delay(0, 12.0, rng) == 12.0
     assert policy.delay(0, 3600.0, rng) == 30.0
+
+
+class WarmingProvider(ScriptedProvider):
+    """Records the order of warm-ups, rate-limiter slots and calls."""
+
+    def __init__(self, events: list[str], slow: bool = False) -> None:
+        super().__init__()
+        self.events = events
+        self.slow = slow
+
+    @property
+    def slow_warmup(self) -> bool:  # type: ignore[override]
+        return self.slow
+
+    async def warmup(self) -> None:
+        self.events.append("warmup")
+
+    async def generate(self, request: Request) -> ProviderResponse:
+        self.events.append("call")
+        return await super().generate(request)
+
+
+class RecordingLimiter:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    async def acquire(self) -> None:
+        self.events.append("slot")
+
+
+def test_a_quick_warmup_runs_once_before_the_first_slot_and_call() -> None:
+    events: list[str] = []
+    m = Model(spec=spec(), provider=WarmingProvider(events), limiter=RecordingLimiter(events))  # type: ignore[arg-type]
+
+    async def go():
+        return await asyncio.gather(*(m.generate(req(str(i), f"s{i}")) for i in range(3)))
+
+    assert all(g.ok for g in asyncio.run(go()))
+    assert events == ["warmup", "slot", "call", "slot", "call", "slot", "call"]
+    # A slow warm-up (loading weights) is the runner's to schedule, one model at a time: never implied here.
+    slow: list[str] = []
+    asyncio.run(Model(spec=spec(), provider=WarmingProvider(slow, slow=True)).generate(req()))
+    assert slow == ["call"]

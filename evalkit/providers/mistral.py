@@ -15,7 +15,7 @@ through the SDK at 64 in flight): the SDK's per-call request building (a `typing
 the query parameters, pydantic marshalling through throwaway models), its hooks run in threads twice per call
 (`asyncio.to_thread`), and the httpx2/httpcore2/h11 stack. Of its hooks only the deprecation warning applies
 to a chat completion with an API key (the others trace workflows or swap in service-account tokens when no
-key is set). tests/providers/test_mistral_parity.py sends every kind of request and failure both ways and
+key is set). tests/providers/test_sdk_parity.py sends every kind of request and failure both ways and
 checks that bodies, headers and ProviderErrors agree.
 
 The SDK stays the contract for streaming (`stream`), the Batch API (evalkit.providers.mistral_batch), the
@@ -66,7 +66,8 @@ class _Sdk:
 
 
 class MistralProvider(Provider):
-    """Calls `chat.complete_async`; a completion-style text prompt is sent as one user message.
+    """Chat completions as the SDK's `chat.complete_async` sends them (see the module docstring); a
+    completion-style text prompt is sent as one user message.
 
     Abilities: streaming (`chat.stream_async`), Mistral's Batch API (evalkit.providers.mistral_batch) and the
     fine-tuning jobs API (evalkit.providers.mistral_jobs).
@@ -202,7 +203,7 @@ class MistralProvider(Provider):
             except Exception:  # noqa: BLE001 - the SDK's own unmarshalling decides, with its own message
                 try:
                     response = sdk.unmarshal_json(reply.text(), sdk.response_model)
-                except Exception as exc:  # noqa: BLE001 - what the SDK calls a ResponseValidationError
+                except Exception as exc:
                     raise _http.malformed_error(self.spec, _VENDOR, str(exc), self._key, status) from exc
             if _DEPRECATION_HEADER in reply.headers:
                 self._warn_deprecated(reply)
@@ -211,7 +212,7 @@ class MistralProvider(Provider):
         if status == 422 and json_type:
             try:
                 sdk.unmarshal_json(text, sdk.validation_error_model)
-            except Exception as exc:  # noqa: BLE001 - the SDK fails such a response as unreadable
+            except Exception as exc:
                 raise _http.malformed_error(self.spec, _VENDOR, str(exc), self._key, status) from exc
         if 400 <= status < 600:
             raise _http.status_error(self.spec, _VENDOR, status, reply.headers, text, self._key)
@@ -247,7 +248,7 @@ class MistralProvider(Provider):
                 yield StreamChunk(text=text, finish_reason=finish, usage=None if usage is None else Usage(
                     prompt_tokens=getattr(usage, "prompt_tokens", None),
                     completion_tokens=getattr(usage, "completion_tokens", None)))
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
+        except Exception as exc:
             raise self.classify(exc) from exc
         finally:
             if events is not None:
@@ -264,6 +265,12 @@ class MistralProvider(Provider):
         from evalkit.providers.mistral_jobs import get_job
 
         return await get_job(self, job_id)
+
+    async def warmup(self) -> None:
+        """Import the SDK's models and the HTTP client (evalkit.model does this before the first call is timed
+        or rate-limited)."""
+        self._sdk_modules()
+        self._transport.prepare()
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
@@ -393,7 +400,7 @@ def _server_url(base_url: str | None) -> str | None:
     if not base_url:
         return None
     url = base_url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    return url.removesuffix("/v1")
 
 
 def _content_text(content: Any) -> str:

@@ -13,7 +13,7 @@ the same error-body rendering. What it bypasses, and why (benchmarks/perf/profil
 through the SDK at 64 in flight, ~0.1 ms through aiohttp): the SDK's request options and header assembly per
 call, its httpx2/httpcore2/h11/anyio stack, its response `construct` (a quarter of it in `copy`), and the
 import of the SDK itself (0.5 s) for runs that only make plain calls. Bypassed with them: SDK features evalkit
-never enables (its retries, idempotency keys, workload identity). tests/providers/test_openai_parity.py sends
+never enables (its retries, idempotency keys, workload identity). tests/providers/test_sdk_parity.py sends
 every kind of request and failure both ways and checks that bodies, headers and ProviderErrors agree.
 
 The SDK stays the contract for streaming (`stream`), OpenAI's batch files API (evalkit.providers.openai_batch:
@@ -124,7 +124,7 @@ class OpenAIProvider(Provider):
         path, body = self.request_body(request)
         try:
             data = dumps(body, ensure_ascii=False)
-        except Exception as exc:  # noqa: BLE001 - e.g. a lone surrogate, which the SDK fails to encode too
+        except Exception as exc:
             raise self.classify(exc) from exc
         return self.parse_reply(await self._transport.post(path, data), chat=chat)
 
@@ -217,7 +217,7 @@ class OpenAIProvider(Provider):
                                   usage=None if usage is None else Usage(
                                       prompt_tokens=getattr(usage, "prompt_tokens", None),
                                       completion_tokens=getattr(usage, "completion_tokens", None)))
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated, none leaks
+        except Exception as exc:
             raise self.classify(exc) from exc
         finally:
             if events is not None:
@@ -228,6 +228,10 @@ class OpenAIProvider(Provider):
         from evalkit.providers.openai_batch import OpenAIBatch
 
         return OpenAIBatch(self)
+
+    async def warmup(self) -> None:
+        """Import the HTTP client (evalkit.model does this before the first call is timed or rate-limited)."""
+        self._transport.prepare()
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
@@ -312,7 +316,7 @@ def sdk_headers(spec: ModelSpec, key: str, custom: Mapping[str, str]) -> dict[st
     """The headers `openai.AsyncOpenAI(api_key=key, default_headers=custom, timeout=spec.timeout_s)` sends with
     every call (openai 1.x-3.x `_base_client`: auth, defaults, platform headers, organization and project from
     the environment, OPENAI_CUSTOM_HEADERS, `default_headers`, then retry count and read timeout), computed once
-    without importing the SDK. tests/providers/test_openai_parity.py checks them against what the SDK sends."""
+    without importing the SDK. tests/providers/test_sdk_parity.py checks them against what the SDK sends."""
     version = importlib.metadata.version("openai")
     headers: dict[str, str] = {}
 

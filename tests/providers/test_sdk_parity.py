@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -61,7 +61,7 @@ class RawServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, raw))
                 answer = outer.answers.popleft() if outer.answers else Scripted(body=ok_body())
@@ -84,7 +84,7 @@ class RawServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> RawServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -130,12 +130,12 @@ async def sdk_generate(provider: Any, request: Request) -> ProviderResponse:
         path, body = provider.request_body(request)
         try:
             response = await provider.client.post(path, body=body, cast_to=ChatCompletion if chat else Completion)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise provider.classify(exc) from exc
         return provider.parse_response(response, chat=chat)
     try:
         response = await provider.client.chat.complete_async(**provider.request_kwargs(request))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise provider.classify(exc) from exc
     return provider.parse_response(response)
 
@@ -203,7 +203,7 @@ def test_the_same_body_and_headers_as_the_sdk(name: str, which: str, server: Raw
     assert lean_seen.path == sdk_seen.path
     # The same JSON: members, values and order (json.loads keeps the order of the members).
     assert list(json.loads(lean_seen.raw).items()) == list(json.loads(sdk_seen.raw).items())
-    strip = lambda h: {k: v for k, v in h.items() if k not in TRANSPORT_HEADERS}  # noqa: E731
+    strip = lambda h: {k: v for k, v in h.items() if k not in TRANSPORT_HEADERS}
     assert strip(lean_seen.headers) == strip(sdk_seen.headers)
     assert lean_seen.headers["authorization"] == f"Bearer {KEY}"
     if name == "openai":
@@ -282,7 +282,7 @@ class RecordingProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 outer.urls.append(self.path)
                 target = urlsplit(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -329,3 +329,11 @@ def test_the_environment_proxy_is_used_as_by_the_sdk(name: str, server: RawServe
         assert len(proxy.urls) == 2 and len(server.seen) == 4  # ... and NO_PROXY bypasses it, both ways
     finally:
         proxy.close()
+
+
+def test_the_default_mistral_server_is_the_sdks() -> None:
+    from mistralai.client.sdkconfiguration import SERVERS
+
+    from evalkit.providers.mistral import DEFAULT_SERVER_URL
+
+    assert DEFAULT_SERVER_URL == SERVERS["global"]
