@@ -353,6 +353,7 @@ class Runner:
         self._warmed: set[str] = set()
         self._first: Sample | None = None
         self._progress: Progress | None = None
+        self._made_out_dir = False
         self._bars: dict[str, Any] = {}
 
     def set_judge(self, judge: ModelSpec | None) -> None:
@@ -373,6 +374,9 @@ class Runner:
         if self.options.limit is not None:
             source = islice(source, self.options.limit)
         out_dir = self.options.out_dir
+        # The staged file sits in the runs folder, so it moves into the run directory by a rename; a folder made
+        # for it goes again if the run never starts (a data error leaves nothing behind).
+        self._made_out_dir = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".samples-", suffix=".jsonl")
         path = Path(tmp)
@@ -387,9 +391,18 @@ class Runner:
             if order is not None:
                 count = _reorder(path, order, where)
         except BaseException:
-            path.unlink(missing_ok=True)
+            self._unstage(path)
             raise
         return _Staged(path=path, count=count, warnings=stream.warnings, where=where)
+
+    def _unstage(self, path: Path) -> None:
+        """Drop a staged samples file (and the runs folder, when it was made for it and holds nothing else)."""
+        path.unlink(missing_ok=True)
+        if self._made_out_dir:
+            try:
+                self.options.out_dir.rmdir()
+            except OSError:
+                pass  # not empty: someone else's runs are there
 
     def _models(self, cache: ResponseCache | None, sample_ids: Iterable[str]) -> ModelPool:
         """The compared models and the judge (if the task needs one), checked before any call."""
@@ -428,7 +441,7 @@ class Runner:
             cache = ResponseCache.in_dir(opts.cache_dir) if opts.use_cache and self.policy.use_cache else None
             pool = self._models(cache, (s.id for s in samples))
         except BaseException:
-            staged.path.unlink(missing_ok=True)
+            self._unstage(staged.path)
             raise
         models, judge = pool.models, pool.judge
 
