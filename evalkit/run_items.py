@@ -57,12 +57,16 @@ class GenerationIndex:
 
     def add(self, offset: int, g: Generation, length: int = 0) -> None:
         """Record one generation read at byte `offset` (its line `length` bytes long, 0: unknown)."""
-        code = self._model_codes.setdefault(g.model, len(self._model_codes))
-        self._keys.append(hash(g.sample_id))
+        self.add_fields(offset, length, g.sample_id, g.model, g.attempt)
+
+    def add_fields(self, offset: int, length: int, sample_id: str, model: str, attempt: int) -> None:
+        """`add` from the fields of a generation's line (for passes that read lines as plain dicts)."""
+        code = self._model_codes.setdefault(model, len(self._model_codes))
+        self._keys.append(hash(sample_id))
         self._offsets.append(offset)
         self._lengths.append(length)
         self._models.append(code)
-        self._attempts.append(g.attempt)
+        self._attempts.append(attempt)
 
     def positions_of(self, sample_ids: Iterable[str]) -> list[int]:
         """Each id's position among the indexed samples (-1 for an id that is not one of them)."""

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import DataError
@@ -129,6 +130,40 @@ class RecordFile(Records[R], Generic[R]):
                     raise self._invalid(lineno, exc) from None
                 count += 1
                 yield (begin, len(line), record) if lengths else (begin, record)
+
+    def raw(self, *, offsets: bool = False) -> Iterator[Any]:
+        """Every record as the plain dict its line holds (orjson, no validation), or (offset, line length, dict).
+
+        For passes that only count or collect a few fields into columns (a million generations parse about four
+        times faster this way); anything that uses a record as such reads it with `iter` or `read_at`. The same
+        rules as `with_offsets`: `limit`, a torn last line skipped when tolerated, DataError for any other
+        line that is not a JSON object.
+        """
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: missing; is {self.path.parent} an evalkit run directory?")
+        count = 0
+        with self.path.open("rb") as fh:
+            offset = 0
+            pending: int | None = None
+            for lineno, line in enumerate(fh, 1):
+                begin, offset = offset, offset + len(line)
+                if pending is not None:
+                    raise DataError(f"{self.path}:{pending}: not a valid {self.cls.__name__} record: not JSON")
+                if not line.strip():
+                    continue
+                if self.limit is not None and count >= self.limit:
+                    return
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    record = None
+                if not isinstance(record, dict):
+                    if self.tolerate_torn_tail:
+                        pending = lineno
+                        continue
+                    raise DataError(f"{self.path}:{lineno}: not a valid {self.cls.__name__} record: not a JSON object")
+                count += 1
+                yield (begin, len(line), record) if offsets else record
 
     def _invalid(self, lineno: int, exc: ValidationError) -> DataError:
         return DataError(f"{self.path}:{lineno}: not a valid {self.cls.__name__} record: {exc.errors()[0]['msg']}")

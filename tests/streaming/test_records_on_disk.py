@@ -119,3 +119,19 @@ def test_read_run_keeps_the_records_on_disk_and_covers_the_scored_samples(tmp_pa
     items = list(iter_run_items(run, ["a"]))
     assert [(i.sample.id, i.result.sample_id, len(i.generations["a"])) for i in items] == \
         [(f"s{i}", f"s{i}", 1) for i in range(4)]
+
+
+def test_raw_passes_give_the_lines_as_dicts_with_the_same_rules(tmp_path: Path) -> None:
+    path = tmp_path / "g.jsonl"
+    write(path, [gen("s0", "m"), gen("s1", "m")])
+    records = RecordFile(path, Generation, tolerate_torn_tail=True)
+    located = list(records.raw(offsets=True))
+    assert [d["sample_id"] for _, _, d in located] == ["s0", "s1"]
+    assert [(o, n) for o, n, _ in located] == [(o, n) for o, n, _ in records.with_offsets(lengths=True)]
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('{"sample_id": "s2", "mod')
+    assert [d["sample_id"] for d in records.raw()] == ["s0", "s1"]  # a torn tail is skipped
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + gen("s3", "m").model_dump_json() + "\n")
+    with pytest.raises(DataError, match=r"g.jsonl:3: not a valid Generation record"):
+        list(records.raw())
