@@ -253,7 +253,9 @@ def join_questions(questions: Iterable[Mapping[str, Any]], corpus: Mapping[str, 
 def _read_hub(path: str, config: str, split: str) -> list[dict[str, Any]]:
     """All rows of one hub dataset split as dicts, through `datasets` (the caller holds the hub session that
     makes an offline read use the local cache, evalkit.sources.hub)."""
-    from evalkit.sources.hub import load_hub_split  # imports `datasets`: only suites that read the hub pay it
+    from evalkit.sources.hub import (
+        load_hub_split,  # imports `datasets`: only suites that read the hub pay it
+    )
 
     return [dict(row) for row in load_hub_split(path, config, split)]
 

@@ -44,9 +44,27 @@ from evalkit.stats import (
 from evalkit.tasks.base import SummaryContext
 from evalkit.user_errors import validation_error
 
-__all__ = ["CHECK_DETAIL_PREFIX", "SCORE_TEST", "check_details", "judged_item_metrics", "JudgeNeed", "JudgeTaskArgs", "LoadedJudge", "TaskJudges", "check_judge_fields",
-           "find_task_judge", "item_basics", "judge_dirs", "judges_note", "load_task_judge", "load_task_judges",
-           "mean_metric", "paired_score_comparison", "parse_task_args", "rate_metric"]
+__all__ = [
+    "CHECK_DETAIL_PREFIX",
+    "SCORE_TEST",
+    "JudgeNeed",
+    "JudgeTaskArgs",
+    "LoadedJudge",
+    "TaskJudges",
+    "check_details",
+    "check_judge_fields",
+    "find_task_judge",
+    "item_basics",
+    "judge_dirs",
+    "judged_item_metrics",
+    "judges_note",
+    "load_task_judge",
+    "load_task_judges",
+    "mean_metric",
+    "paired_score_comparison",
+    "parse_task_args",
+    "rate_metric",
+]
 
 JudgeNeed = Literal["none", "optional", "required"]
 """Whether a task needs a judge model from the runner: `required` (an LLM judge and no check judge: nothing to
