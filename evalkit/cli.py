@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     judge = sub.add_parser("judge", help="LLM judges: list the judge files, calibrate judge models on human labels")
     judge_sub = judge.add_subparsers(dest="judge_command", required=True)
-    judge_sub.add_parser("list", help="list the judge files (id, version, kind, template sha256)")
+    judge_list = judge_sub.add_parser("list", help="list the judge files (id, version, kind, template sha256)")
+    judge_list.add_argument("--verbose", action="store_true", help="also show each judge's file")
     cal = judge_sub.add_parser("calibrate", help="agreement of candidate judge models with human labels on pairs")
     cal.add_argument("judge", help="pairwise judge id (see `evalkit judge list`) or judge file path")
     cal.add_argument("labels", type=Path, help="CSV, JSONL or JSON array: question, answer_1, answer_2, label "
@@ -326,7 +327,7 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_judge(args: argparse.Namespace, console: Console) -> int:
-    from evalkit.judging.command import run_judge_command
+    from evalkit.judge_command import run_judge_command
 
     return run_judge_command(args, console)
 

@@ -10,8 +10,9 @@ See docs/judging.md.
     verdict = check_answer(checks, answer, sample)                      # per-criterion CheckResults
     pair = check_pair(verdict_a.results, verdict_b.results, opponent_name="base")
 
-The package imports only records, statistics, checks, error helpers and (by duck typing) the model wrapper;
-judged tasks build on it through evalkit.tasks.judged. `command` and `_labels` are the CLI edge.
+The package is a library: it imports only records, statistics, checks, error helpers and (by duck typing) the
+model wrapper; judged tasks build on it through evalkit.tasks.judged, and the `evalkit judge` command
+(evalkit/judge_command.py, with evalkit/label_files.py) is its CLI edge.
 """
 
 from evalkit.judging._agreement import (
@@ -48,6 +49,7 @@ from evalkit.judging._client import (
     judge_params,
     reask_message,
 )
+from evalkit.judging._labels import LabeledPair, parse_label
 from evalkit.judging._pairs import (
     LENGTH_BINS,
     LengthBias,
@@ -94,6 +96,7 @@ __all__ = [
     "JudgeOutcome",
     "JudgeSpec",
     "Label",
+    "LabeledPair",
     "LengthBias",
     "LengthBin",
     "Outcome",
@@ -120,6 +123,7 @@ __all__ = [
     "load_judge",
     "pair_stats",
     "parse_answer",
+    "parse_label",
     "reask_message",
     "render_judge_prompt",
     "single_score",

@@ -115,7 +115,7 @@ def text_checks(original: str, rewrite: str, guide: StyleGuide) -> dict[str, flo
 
 def create(args: Mapping[str, Any], suite_path: Path) -> RewriteTask:
     """Build the task from a suite's `task_args`; ConfigError naming the suite file and field if invalid."""
-    from evalkit.judging._taskargs import (
+    from evalkit.tasks.judged import (
         parse_task_args,  # the judge tasks' own error format
     )
     from evalkit.tasks.rubric import create as create_rubric

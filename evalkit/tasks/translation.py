@@ -104,7 +104,7 @@ def create(args: Mapping[str, Any], suite_path: Path) -> TranslationTask:
     pairwise = None
     if parsed.judge is not None:
         # The judging engineer's pairwise task, reused as is: both orders, mapped-back scores, flip rate.
-        from evalkit.judging._taskargs import JudgeTaskArgs, load_task_judge
+        from evalkit.tasks.judged import JudgeTaskArgs, load_task_judge
         from evalkit.tasks.pairwise import PairwiseTask
 
         judge_args = JudgeTaskArgs(judge=parsed.judge,

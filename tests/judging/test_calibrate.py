@@ -14,7 +14,8 @@ from fakeserver import FakeLLMServer
 
 from evalkit.cli import main
 from evalkit.errors import DataError
-from evalkit.judging._labels import load_labels, parse_label
+from evalkit.judging import parse_label
+from evalkit.label_files import load_labels
 from judging.fakejudge import choice, slots
 
 LLMBAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "llmbar" / "natural.json"

@@ -159,11 +159,11 @@ def test_judge_list_fits_80_columns_with_whole_ids(capsys: pytest.CaptureFixture
 
     from rich.console import Console
 
-    from evalkit.judging.command import run_judge_command
+    from evalkit.judge_command import run_judge_command
 
     monkeypatch.setenv("COLUMNS", "80")
     console = Console(width=80, force_terminal=False)
-    assert run_judge_command(argparse.Namespace(judge_command="list"), console) == 0
+    assert run_judge_command(argparse.Namespace(judge_command="list", verbose=False), console) == 0
     out = capsys.readouterr().out
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
     assert {"additive_rubric", "bsard_checks", "legal_quality", "preference"} <= set(rows)

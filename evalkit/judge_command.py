@@ -1,7 +1,7 @@
 """The `evalkit judge` subcommands (the parser lives in evalkit/cli.py): `list` and `calibrate`.
 
-The CLI edge of evalkit.judging: with `_labels` (label files), the only modules of the package that read
-project config, files and the default judge folders; the rest of the package is a library.
+The CLI edge of the evalkit.judging library: it reads the project config, human label files
+(evalkit/label_files.py) and the default judge folders, and builds the candidate judges (model_pool).
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ def parse_vars(items: list[str] | None) -> dict[str, str]:
 def run_judge_command(args: argparse.Namespace, console: Console) -> int:
     """Dispatch `evalkit judge list|calibrate`; returns the exit code."""
     if args.judge_command == "list":
-        # `--verbose` is added to the `judge list` parser in cli.py; older parsers have no such attribute.
-        return _list(console, bool(vars(args).get("verbose", False)))
+        return _list(console, args.verbose)
     if args.judge_command == "calibrate":
         return _calibrate(args, console)
     raise EvalkitError(f"unknown judge command {args.judge_command!r}")
@@ -76,7 +75,7 @@ def _list(console: Console, verbose: bool = False) -> int:
 def _calibrate(args: argparse.Namespace, console: Console) -> int:
     from evalkit.cache import ResponseCache
     from evalkit.config import load_config, resolve_models
-    from evalkit.judging._labels import load_labels
+    from evalkit.label_files import load_labels
     from evalkit.judging._render import judge_variables
     from evalkit.judging._spec import JudgeSpec
     from evalkit.judging.calibrate import (
