@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SUITE  ?= news
+SUITE  ?= bsard
 # pip prints errors only (-qq): the demo's console is evalkit's (no setuptools editable-install notice, no
 # warnings about this machine's pip index settings). `make PIP_QUIET= demo` shows all of pip's output.
 PIP_QUIET ?= -qq
