@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,27 @@ from evalkit.errors import ConfigError
 from evalkit.runner import RunOptions, RunOutcome, Runner, prepare
 from evalkit.suite import SuiteSpec, load_suite
 
-__all__ = ["UntilDecided", "arun", "prepare_run", "run"]
+__all__ = ["UntilDecided", "arun", "prepare_run", "run", "tuned_collector"]
+
+
+@contextmanager
+def tuned_collector() -> Iterator[None]:
+    """The run's garbage collector settings, restored afterwards.
+
+    With dozens of calls in flight each call allocates a few hundred short-lived objects, and the default
+    thresholds make the collector re-walk every object of the imported libraries again and again: on 10,000
+    calls (C=64, instant server) that was 1.15-1.5 s of GC per run, 0.19 s with the imported objects frozen and
+    the first threshold raised (call-phase CPU -11 to -30 %, benchmarks/perf).
+    """
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)
@@ -98,7 +120,9 @@ async def arun(suite: str | Path, models: Sequence[str] | str, *, config: str | 
                        batch=batch, show_progress=show_progress)
     suite_spec = load_suite(str(suite))
     project = load_config(Path(config) if config is not None else None)
-    return await prepare_run(suite_spec, project, options, until_decided).run()
+    runner = prepare_run(suite_spec, project, options, until_decided)
+    with tuned_collector():
+        return await runner.run()
 
 
 def run(suite: str | Path, models: Sequence[str] | str, *, config: str | Path | None = None,

@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from evalkit.api import UntilDecided, prepare_run
+    from evalkit.api import UntilDecided, prepare_run, tuned_collector
     from evalkit.config import data_overrides, load_config
     from evalkit.errors import ConfigError
     from evalkit.runner import RunOptions
@@ -170,7 +170,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
                          margin=args.margin) if args.until_decided else None
     runner = prepare_run(suite, config, options, until, console)
     try:
-        outcome = asyncio.run(runner.run())
+        with tuned_collector():
+            outcome = asyncio.run(runner.run())
     except KeyboardInterrupt:
         runner.mark_interrupted()
         where = f" Partial results are in {runner.store.path}." if runner.store else ""
@@ -181,7 +182,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     _print_headline(outcome.result, console)
     calls = ", ".join(f"{m}: {n} calls, {outcome.cache_hits[m]} cached" for m, n in outcome.calls.items())
     console.print(f"Model calls: {calls}")
-    failed = sum(1 for g in outcome.result.generations if not g.ok)
+    failed = sum(outcome.failed.values())
     if failed:
         console.print(f"[yellow]{failed} generation(s) failed after retries; they are listed in the report.[/yellow]")
     print(outcome.run_dir / "report.html")
@@ -227,11 +228,11 @@ def _print_headline(result, console: Console) -> None:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     from evalkit.human import report_sections
     from evalkit.report import write_report
-    from evalkit.store import RESULTS_FILE, RunStore
+    from evalkit.store import SUMMARY_FILE, RunStore
 
     store = RunStore(args.run_dir)
     info = store.read_info()
-    if info.status != "complete" and not (args.run_dir / RESULTS_FILE).is_file():
+    if info.status != "complete" and not (args.run_dir / SUMMARY_FILE).is_file():
         # Killed, interrupted or failed before scoring: say how to finish it, not "missing file".
         raise EvalkitError(f"{args.run_dir}: the run is '{info.status}' and stopped before its samples were "
                            "scored, so there is no report to render. Run the same `evalkit run` command again: "

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from evalkit.errors import ConfigError
 from evalkit.records import Message, Prompt, Sample
@@ -20,6 +21,25 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, ke
 @lru_cache(maxsize=256)
 def _compile(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
+
+
+@lru_cache(maxsize=256)
+def _constant(source: str) -> str | None:
+    """The text of a template that uses no variable (a fixed system prompt), rendered once; None otherwise.
+
+    Rendering builds a Jinja context per call: for a fixed text that is the same work for every sample.
+    """
+    try:
+        if jinja2.meta.find_undeclared_variables(_ENV.parse(source)):
+            return None
+    except jinja2.TemplateSyntaxError:
+        return None  # rendering reports it, with the profile's name
+    return _compile(source).render({})
+
+
+def _text(source: str, variables: Mapping[str, Any]) -> str:
+    constant = _constant(source)
+    return constant if constant is not None else _compile(source).render(variables)
 
 
 def _render(source: str, variables: Mapping[str, Any], where: str) -> str:
@@ -47,8 +67,8 @@ def render_prompt(spec: PromptSpec, sample: Sample, task_vars: Mapping[str, Any]
         system = _render(spec.system, variables, where) if spec.system else None
         return Prompt(messages=((Message(role="system", content=system),) if system else ()) + history)
     try:
-        body = _compile(spec.template).render(variables)
-        system = _compile(spec.system).render(variables) if spec.system else None
+        body = _text(spec.template, variables)
+        system = _text(spec.system, variables) if spec.system else None
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"{where}: template syntax error at line {exc.lineno}: {exc.message}") from None
     except jinja2.UndefinedError as exc:

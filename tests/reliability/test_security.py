@@ -160,7 +160,9 @@ def judge_responder(body: dict[str, Any]) -> str:
     """Models answer with payloads; the judge answers valid JSON with markup, or not JSON, or off-schema JSON."""
     text = body["messages"][0]["content"]  # a re-ask appends messages after the judge prompt
     if not text.startswith("JUDGE"):
-        return f"{PAYLOADS[0]} {oracle(body)} {PAYLOADS[2]}"
+        # The models' answers differ, so no two judge prompts are byte-identical (a pair of identical calls in
+        # flight is answered once or twice depending on timing, and this test counts calls).
+        return f"{PAYLOADS[0]} {oracle(body)} {body['model']} {PAYLOADS[2]}"
     item = int(text.split("review ")[1][:5])
     if item % 3 == 0:
         return json.dumps({"winner": "A", "why": f"{PAYLOADS[0]} {PAYLOADS[1]} {PAYLOADS[3]}"})
