@@ -35,7 +35,7 @@ from evalkit.errors import ConfigError, ProviderError
 from evalkit.model_spec import ModelSpec
 from evalkit.records import ProviderResponse, Request
 
-__all__ = ["BatchAPI", "BatchJob", "BatchOutcome", "Progress", "custom_id", "run_batch"]
+__all__ = ["BatchAPI", "BatchJob", "BatchOutcome", "Progress", "custom_id", "result_body", "run_batch"]
 
 Progress = Callable[[int, int, str], None]
 """Called after each poll with (completed requests, total requests, job status)."""
@@ -130,6 +130,23 @@ def custom_id(request: Request) -> str:
     """A readable, unique line id: `<sample id>#<attempt>` (hashed when it would be long)."""
     text = f"{request.sample_id}#{request.attempt}"
     return text if len(text) <= 64 and text.isprintable() else hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def result_body(obj: Mapping[str, Any]) -> tuple[str, dict[str, Any] | str]:
+    """(custom_id, the answer's body or why the line failed) of a result line shaped as both Mistral and OpenAI
+    write them: `{"custom_id", "response": {"status_code", "body"}, "error"}`."""
+    cid = str(obj.get("custom_id", ""))
+    response = obj.get("response") or {}
+    status = response.get("status_code")
+    error = obj.get("error")
+    body = response.get("body")
+    if not error and not (isinstance(status, int) and status >= 400) and isinstance(body, dict):
+        return cid, body
+    message = error.get("message") if isinstance(error, dict) else error
+    if not message and isinstance(body, dict):
+        inner = body.get("error")
+        message = (inner.get("message") if isinstance(inner, dict) else None) or body.get("message") or body.get("detail")
+    return cid, f"HTTP {status}: {message}" if status else str(message or "no response body")
 
 
 def _parse_file(api: BatchAPI, text: str) -> tuple[dict[str, ProviderResponse], dict[str, str]]:

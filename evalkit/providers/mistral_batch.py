@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError
-from evalkit.providers.batch import BatchAPI, BatchJob
+from evalkit.providers.batch import BatchAPI, BatchJob, result_body
 from evalkit.records import ProviderResponse, Request
 
 if TYPE_CHECKING:
@@ -69,16 +69,9 @@ class MistralBatch(BatchAPI):
         """`{"custom_id", "response": {"status_code", "body"}, "error"}` -> the answer or why it failed."""
         from mistralai.client import models
 
-        cid = str(obj.get("custom_id", ""))
-        response = obj.get("response") or {}
-        status = response.get("status_code")
-        error = obj.get("error")
-        body = response.get("body")
-        if error or (isinstance(status, int) and status >= 400) or not isinstance(body, dict):
-            message = error.get("message") if isinstance(error, dict) else error
-            if not message and isinstance(body, dict):
-                message = body.get("message") or body.get("detail")
-            return cid, f"HTTP {status}: {message}" if status else str(message or "no response body")
+        cid, body = result_body(obj)
+        if isinstance(body, str):
+            return cid, body
         try:
             return cid, self.provider.parse_response(models.ChatCompletionResponse.model_validate(body))
         except Exception as exc:  # noqa: BLE001 - a malformed line fails that line, not the run

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import ProviderError
-from evalkit.providers.batch import BatchAPI, BatchJob
+from evalkit.providers.batch import BatchAPI, BatchJob, result_body
 from evalkit.records import ProviderResponse, Request
 
 if TYPE_CHECKING:
@@ -68,17 +68,9 @@ class OpenAIBatch(BatchAPI):
 
     def parse_line(self, obj: Mapping[str, Any]) -> tuple[str, ProviderResponse | str]:
         """`{"custom_id", "response": {"status_code", "body"}, "error"}` -> the answer or why it failed."""
-        cid = str(obj.get("custom_id", ""))
-        response = obj.get("response") or {}
-        status = response.get("status_code")
-        error = obj.get("error")
-        body = response.get("body")
-        if error or (isinstance(status, int) and status >= 400) or not isinstance(body, dict):
-            message = error.get("message") if isinstance(error, dict) else error
-            if not message and isinstance(body, dict):
-                inner = body.get("error")
-                message = inner.get("message") if isinstance(inner, dict) else body.get("message")
-            return cid, f"HTTP {status}: {message}" if status else str(message or "no response body")
+        cid, body = result_body(obj)
+        if isinstance(body, str):
+            return cid, body
         try:
             # The result body says which endpoint answered: chat completions carry messages, text ones `text`.
             return cid, self.provider.parse_body(body, chat=body.get("object") != "text_completion")
