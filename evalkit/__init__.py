@@ -19,7 +19,8 @@ from evalkit.providers import Provider, StreamChunk, providers
 from evalkit.records import (Comparison, ConfusionMatrix, Generation, GenerationParams, Judgment, Message, MetricValue,
                              ModelScore, Prompt, ProviderResponse, Request, RunResult, Sample, SampleResult, Table,
                              TaskSummary, Usage)
-from evalkit.tasks import ItemMetric, RunPolicy, ScoringContext, SummaryContext, Task, check_results, scored_items, tasks
+from evalkit.tasks import (ItemMetric, RunPolicy, ScoringContext, SummaryContext, Task, check_results, scored_items,
+                           tasks)
 from evalkit.version import __version__
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Comparison", "ConfigError", "ConfusionMatrix", "DataError", "EvalkitError", "Generation", "GenerationParams",
-    "ItemMetric", "Judgment", "Message", "MetricValue", "MissingDependencyError", "ModelScore", "ModelSpec", "Price", "Prompt",
-    "Provider", "ProviderError", "ProviderResponse", "Request", "RunOutcome", "RunPolicy", "RunResult", "Sample",
-    "SampleResult", "ScoringContext", "StreamChunk", "SummaryContext", "Table", "Task", "TaskSummary", "Usage",
+    "ItemMetric", "Judgment", "Message", "MetricValue", "MissingDependencyError", "ModelScore", "ModelSpec", "Price",
+    "Prompt", "Provider", "ProviderError", "ProviderResponse", "Request", "RunOutcome", "RunPolicy", "RunResult",
+    "Sample", "SampleResult", "ScoringContext", "StreamChunk", "SummaryContext", "Table", "Task", "TaskSummary", "Usage",
     "__version__", "arun", "check_results", "providers", "run", "scored_items", "tasks",
 ]
 

@@ -87,8 +87,8 @@ def validation_error(exc: ValidationError, *, where: str, prefix: str = "", allo
     """A pydantic ValidationError as one user error line.
 
     `where` names the file (and line), `prefix` the field path the validated object sits at, with its
-    separator (e.g. `task_args.`, `front matter `), `allowed` says what is allowed when the field messages do not, and `model` (the validated
-    class) lets an unknown field list the known ones with a close match.
+    separator (e.g. `task_args.`, `front matter `), `allowed` says what is allowed when the field messages do
+    not, and `model` (the validated class) lets an unknown field list the known ones with a close match.
     """
     problems = "; ".join(_problem(e, prefix, model) for e in exc.errors())
     tail = f"; allowed: {allowed}" if allowed else ""

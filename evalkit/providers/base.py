@@ -16,7 +16,7 @@ provider that says nothing about an ability gets the documented default, never a
 | `offline` | False | answers without any network service (in-process weights, a file) |
 | `supports_streaming` / `stream(request)` | False / raises | the answer chunk by chunk, for time to first token |
 | `batch_api()` | None | a vendor batch API for large runs (see evalkit.providers.batch) |
-| `fine_tuning_job(job_id)` | raises ConfigError | a fine-tuning job as the vendor reports it (`evalkit finetune-metrics`) |
+| `fine_tuning_job(job_id)` | raises ConfigError | the vendor's fine-tuning job (`evalkit finetune-metrics`) |
 | `slow_warmup` / `warmup()` | False / no-op | a slow first-use step (loading weights) done before timing starts |
 | `aclose()` | no-op | release connections or model memory |
 """

@@ -145,7 +145,8 @@ def result_body(obj: Mapping[str, Any]) -> tuple[str, dict[str, Any] | str]:
     message = error.get("message") if isinstance(error, dict) else error
     if not message and isinstance(body, dict):
         inner = body.get("error")
-        message = (inner.get("message") if isinstance(inner, dict) else None) or body.get("message") or body.get("detail")
+        message = ((inner.get("message") if isinstance(inner, dict) else None) or body.get("message")
+                   or body.get("detail"))
     return cid, f"HTTP {status}: {message}" if status else str(message or "no response body")
 
 

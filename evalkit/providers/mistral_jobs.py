@@ -1,6 +1,7 @@
 """Mistral's fine-tuning jobs API as the `mistral` provider's `fine_tuning_job` ability.
 
-mistralai 3.x (the version evalkit requires) no longer ships the jobs API that 1.x/2.x had. The same documented endpoint (GET /v1/fine_tuning/jobs/{job_id}) is then called through
+mistralai 3.x (the version evalkit requires) no longer ships the jobs API that 1.x/2.x had. The same
+documented endpoint (GET /v1/fine_tuning/jobs/{job_id}) is then called through
 the SDK's own request pipeline (`BaseSDK`: its auth, server URL, timeout, hooks and error types).
 """
 

@@ -54,7 +54,8 @@ class OpenAIBatch(BatchAPI):
 
     async def create(self, file_id: str, metadata: Mapping[str, str]) -> BatchJob:
         """`batches.create` over the uploaded file, for the endpoint its lines name."""
-        batch = await self.client.batches.create(input_file_id=file_id, endpoint=f"/v1{self._path or '/chat/completions'}",
+        endpoint = f"/v1{self._path or '/chat/completions'}"
+        batch = await self.client.batches.create(input_file_id=file_id, endpoint=endpoint,
                                                  completion_window=COMPLETION_WINDOW, metadata=dict(metadata))
         return _job(batch)
 
