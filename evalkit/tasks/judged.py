@@ -10,12 +10,17 @@ model), a check judge (`checks:`, a judge file of `kind: checks`, always run: no
     judges.judge_need                                                 # "required" / "optional" / "none"
 
 Summary helpers (`mean_metric`, `rate_metric`, `paired_score_comparison`) give every judged task the same
-means with bootstrap CIs and the same paired comparisons.
+means with bootstrap CIs and the same paired comparisons. A summary reads the stored results once
+(evalkit.tasks.base.scored_items) into columns: `PairRows` (pairs as verdict codes, scores and lengths, with
+`PairColumns.stats()`/`length_bias()` equal to evalkit.judging's pair_stats/length_bias over the same pairs),
+`CheckRows` (each answer's check results) and `JudgeCallTally` (judge_calls_table without keeping the calls).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,15 +28,25 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evalkit.checks import CheckResult
 from evalkit.errors import ConfigError, DataError
 from evalkit.judging import (
     DEFAULT_MAX_REASKS,
+    LENGTH_BINS,
+    VERDICTS,
     CheckJudgeSpec,
+    JudgeCallStats,
     JudgeSpec,
+    LengthBias,
+    LengthBin,
+    PairJudgment,
+    PairStats,
+    Verdict,
     find_judge,
+    judge_calls_table,
     judge_variables,
 )
-from evalkit.records import Comparison, MetricValue, Sample
+from evalkit.records import Comparison, Judgment, MetricValue, Sample, Table
 from evalkit.search_path import search_dirs
 from evalkit.stats import (
     TOO_FEW_ITEMS,
@@ -47,14 +62,20 @@ from evalkit.user_errors import validation_error
 __all__ = [
     "CHECK_DETAIL_PREFIX",
     "SCORE_TEST",
+    "CheckColumns",
+    "CheckRows",
+    "JudgeCallTally",
     "JudgeNeed",
     "JudgeTaskArgs",
     "LoadedJudge",
+    "PairColumns",
+    "PairRows",
     "TaskJudges",
     "check_details",
     "check_judge_fields",
     "find_task_judge",
     "item_basics",
+    "item_mean",
     "judge_dirs",
     "judged_item_metrics",
     "judges_note",
@@ -272,10 +293,11 @@ def judges_note(judges: TaskJudges, llm_ran: bool) -> str:
 # Summary helpers
 
 
-def mean_metric(name: str, values: Sequence[float], ctx: SummaryContext, *, unit: str = "",
+def mean_metric(name: str, values: Sequence[float] | np.ndarray, ctx: SummaryContext, *, unit: str = "",
                 higher_is_better: bool | None = True) -> MetricValue:
-    """The mean of `values` with a bootstrap CI; value None (never NaN) without any value."""
-    if not values:
+    """The mean of `values` (a sequence or a 1-D array) with a bootstrap CI; value None (never NaN) without any
+    value."""
+    if len(values) == 0:
         return MetricValue(name=name, value=None, n=0, unit=unit, higher_is_better=higher_is_better)
     r = bootstrap_mean_ci(np.asarray(values, dtype=float), n_resamples=ctx.n_bootstrap, confidence=ctx.confidence,
                           seed=ctx.seed)
@@ -291,7 +313,8 @@ def rate_metric(name: str, k: int, n: int, ctx: SummaryContext, *, higher_is_bet
     return MetricValue(name=name, value=k / n, ci_low=low, ci_high=high, n=n, higher_is_better=higher_is_better)
 
 
-def paired_score_comparison(metric: str, model: str, own: Sequence[float], opponent: Sequence[float],
+def paired_score_comparison(metric: str, model: str, own: Sequence[float] | np.ndarray,
+                            opponent: Sequence[float] | np.ndarray,
                             ctx: SummaryContext, *, empty_note: str) -> Comparison:
     """Mean paired difference own - opponent: bootstrap CI, Wilcoxon signed-rank p-value (few items: delta only)."""
     n = len(own)
@@ -307,3 +330,293 @@ def paired_score_comparison(metric: str, model: str, own: Sequence[float], oppon
     note = "CI: paired bootstrap; p: Wilcoxon signed-rank" + (f" ({w.note})" if w.note else "")
     return Comparison(metric=metric, model=model, reference=ctx.reference, delta=delta, ci_low=boot.ci_low,
                       ci_high=boot.ci_high, p_value=w.p_value, test=SCORE_TEST, n=n, note=note)
+
+
+def item_mean(values: Sequence[float]) -> float:
+    """The mean of one item's few values (e.g. a model's score over its pairs) as np.mean gives it, without
+    numpy's per-call cost for the usual single value (a one-element mean is that element, exactly)."""
+    return values[0] if len(values) == 1 else float(np.mean(values))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Columns: a judged task's summary reads the stored results once into these (a few bytes per item), and
+# the statistics run on the arrays. Each equals what the helpers of evalkit.judging give on the records.
+
+_STATUSES = ("complete", "judge_invalid", "judge_failed", "no_answer")
+_ABSENT = -1
+"""PairRows status code of an item without a pair (a model missing from it, or a pair not made)."""
+_UNORDERED = len(_STATUSES)
+"""PairRows status code of a pair marked complete that lacks an order's verdict: it counts in nothing (as in
+evalkit.judging.pair_stats)."""
+_WIN, _TIE, _LOSS = (VERDICTS.index(v) for v in ("win", "tie", "loss"))
+
+
+@dataclass(frozen=True)
+class PairColumns:
+    """Pairs of one answer against an opponent (one row per item) as codes and numbers, never as records.
+
+    `status` indexes ("complete", "judge_invalid", "judge_failed", "no_answer"), -1 where the item has no
+    pair (4: marked complete without both orders, counted in nothing); `verdicts` holds PairJudgment.verdicts of a complete pair (+1 own better, 0 tie, -1 opponent
+    better, per order); `scores` its (own_score, opponent_score) (NaN when not complete) and `lengths` the two
+    answers' characters (-1 when unknown), when the rows kept them.
+    """
+
+    status: np.ndarray
+    verdicts: np.ndarray
+    scores: np.ndarray | None = None
+    lengths: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.status.size)
+
+    @property
+    def present(self) -> np.ndarray:
+        """Rows that hold a pair (of any status)."""
+        return self.status != _ABSENT
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Rows whose pair got a valid verdict in both orders (only these count)."""
+        return self.status == 0
+
+    def take(self, mask: np.ndarray) -> PairColumns:
+        """The rows where `mask` is true, in order."""
+        return PairColumns(status=self.status[mask], verdicts=self.verdicts[mask],
+                           scores=None if self.scores is None else self.scores[mask],
+                           lengths=None if self.lengths is None else self.lengths[mask])
+
+    def outcomes(self) -> np.ndarray:
+        """The complete pairs' verdicts as indices of evalkit.judging.VERDICTS (a flip is a tie), in order."""
+        v = self.verdicts[self.complete]
+        out = np.full(len(v), _TIE, dtype=np.int8)
+        agreed = v[:, 0] == v[:, 1]
+        out[agreed & (v[:, 0] > 0)] = _WIN
+        out[agreed & (v[:, 0] < 0)] = _LOSS
+        return out
+
+    def verdict_labels(self) -> list[Verdict]:
+        """outcomes() as labels, for evalkit.judging.judge_agreement."""
+        return [VERDICTS[i] for i in self.outcomes().tolist()]
+
+    def own_scores(self) -> np.ndarray:
+        """The own answer's score on each complete pair (its mean over the two orders)."""
+        assert self.scores is not None, "these rows were kept without scores"
+        return self.scores[self.complete, 0]
+
+    def opponent_scores(self) -> np.ndarray:
+        """The opponent's score on each complete pair."""
+        assert self.scores is not None, "these rows were kept without scores"
+        return self.scores[self.complete, 1]
+
+    def stats(self) -> PairStats:
+        """evalkit.judging.pair_stats of the rows' pairs (items without a pair are not counted)."""
+        v = self.verdicts[self.complete].astype(np.int64)
+        outcomes = self.outcomes()
+        v1, v2 = v[:, 0], v[:, 1]
+        return PairStats(
+            n=int(v.shape[0]), wins=int((outcomes == _WIN).sum()), ties=int((outcomes == _TIE).sum()),
+            losses=int((outcomes == _LOSS).sum()), flips=int((v1 != v2).sum()), reversals=int((v1 * v2 < 0).sum()),
+            slot1_wins=int((v1 > 0).sum() + (v2 < 0).sum()),
+            decisive_orders=int((v1 != 0).sum() + (v2 != 0).sum()),
+            judge_invalid=int((self.status == 1).sum()), judge_failed=int((self.status == 2).sum()),
+            no_answer=int((self.status == 3).sum()))
+
+    def length_bias(self) -> LengthBias:
+        """evalkit.judging.length_bias of the rows' pairs: verdicts by length ratio, and its rank correlation
+        with the score delta."""
+        from scipy.stats import spearmanr
+
+        assert self.scores is not None and self.lengths is not None, "these rows were kept without lengths"
+        complete = self.complete
+        known = complete & (self.lengths[:, 0] >= 0) & (self.lengths[:, 1] >= 0)
+        outcomes = self.outcomes()[known[complete]]
+        own_len, opp_len = self.lengths[known, 0], self.lengths[known, 1]
+        # math.log2 item by item, as the record-based helper computes it (numpy's log2 may differ in the last bit).
+        ratios = [math.log2(q) for q in ((own_len + 1) / (opp_len + 1)).tolist()]
+        deltas = self.scores[known, 0] - self.scores[known, 1]
+        x = np.asarray(ratios, dtype=float)
+        low, high = LENGTH_BINS[2][1], LENGTH_BINS[2][2]
+        index = np.full(x.size, 2, dtype=np.int64)
+        for i, (_, lo, hi) in enumerate(LENGTH_BINS):
+            if i != 2:
+                index[(lo <= x) & (x < hi) & ~((low <= x) & (x <= high))] = i  # the middle bin is closed
+        bins = []
+        for i, (label, _, _) in enumerate(LENGTH_BINS):
+            sel = index == i
+            outs = outcomes[sel]
+            bins.append(LengthBin(label=label, n=int(sel.sum()), wins=int((outs == _WIN).sum()),
+                                  ties=int((outs == _TIE).sum()), losses=int((outs == _LOSS).sum()),
+                                  mean_delta=float(np.mean(deltas[sel])) if sel.any() else None))
+        rho = None
+        if len(ratios) >= 3 and len(set(ratios)) > 1 and np.unique(deltas).size > 1:
+            value = float(spearmanr(ratios, deltas).statistic)
+            rho = value if math.isfinite(value) else None
+        decided = (outcomes != _TIE) & (own_len != opp_len)
+        longer_won = int(((outcomes[decided] == _WIN) == (own_len[decided] > opp_len[decided])).sum())
+        return LengthBias(bins=tuple(bins), spearman_rho=rho, longer_won=longer_won,
+                          decided_with_length_difference=int(decided.sum()))
+
+
+class PairRows:
+    """Builds PairColumns one item at a time: `add(pair)` for a PairJudgment (or None), `add_verdict` for a
+    pair already reduced to its verdicts (a check judge's, where both orders are one verdict)."""
+
+    def __init__(self, *, scores: bool = True, lengths: bool = False) -> None:
+        self._status = array("b")
+        self._verdicts = array("b")
+        self._scores = array("d") if scores else None
+        self._lengths = array("q") if lengths else None
+
+    def add(self, pair: PairJudgment | None) -> None:
+        """One item's pair (None: the item has none)."""
+        if pair is None:
+            self.add_absent()
+            return
+        complete = pair.complete
+        v1, v2 = pair.verdicts if complete else (0, 0)
+        self._status.append(0 if complete else _UNORDERED if pair.status == "complete" else
+                            _STATUSES.index(pair.status))
+        self._verdicts.extend((v1, v2))
+        if self._scores is not None:
+            self._scores.extend((pair.own_score, pair.opponent_score) if complete else (math.nan, math.nan))
+        if self._lengths is not None:
+            self._lengths.extend((-1 if pair.own_length is None else pair.own_length,
+                                  -1 if pair.opponent_length is None else pair.opponent_length))
+
+    def add_verdict(self, verdict: int, own_score: float = math.nan, opponent_score: float = math.nan) -> None:
+        """One item's complete pair whose two orders gave the same verdict (+1, 0, -1) and scores."""
+        self._status.append(0)
+        self._verdicts.extend((verdict, verdict))
+        if self._scores is not None:
+            self._scores.extend((own_score, opponent_score))
+        if self._lengths is not None:
+            self._lengths.extend((-1, -1))
+
+    def add_absent(self) -> None:
+        """An item without a pair."""
+        self._status.append(_ABSENT)
+        self._verdicts.extend((0, 0))
+        if self._scores is not None:
+            self._scores.extend((math.nan, math.nan))
+        if self._lengths is not None:
+            self._lengths.extend((-1, -1))
+
+    def columns(self) -> PairColumns:
+        """The rows added so far, as arrays."""
+        return PairColumns(status=_np(self._status, np.int8), verdicts=_np(self._verdicts, np.int8).reshape(-1, 2),
+                           scores=None if self._scores is None else _np(self._scores, np.float64).reshape(-1, 2),
+                           lengths=None if self._lengths is None else _np(self._lengths, np.int64).reshape(-1, 2))
+
+
+def _np(values: array, dtype: Any) -> np.ndarray:
+    return np.frombuffer(values, dtype=dtype) if len(values) else np.empty(0, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class CheckColumns:
+    """Each answer's check results (one row per item): `present` where the answer was checked; `met` and
+    `score` per criterion of the check judge (columns in its order); `points` the criteria it met."""
+
+    present: np.ndarray
+    met: np.ndarray
+    score: np.ndarray
+    points: np.ndarray
+
+    def criterion(self, i: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Criterion i's scores on the checked rows (and `mask`), in order."""
+        keep = self.present if mask is None else self.present & mask
+        return self.score[keep, i]
+
+
+class CheckRows:
+    """Builds CheckColumns one item at a time from `ModelScore.details["checks"]` (criterion -> {met, score})."""
+
+    def __init__(self, criteria: Sequence[str]) -> None:
+        self.criteria = tuple(criteria)
+        self._present = array("b")
+        self._met = array("b")
+        self._score = array("d")
+        self._points = array("d")
+
+    def add(self, raw: Mapping[str, Any] | None) -> dict[str, CheckResult] | None:
+        """One answer's stored check results (None: not checked); returns them parsed (None when absent)."""
+        if raw is None:
+            self._present.append(0)
+            self._met.extend(bytes(len(self.criteria)))
+            self._score.extend([math.nan] * len(self.criteria))
+            self._points.append(math.nan)
+            return None
+        results = {c: CheckResult.model_validate(v) for c, v in raw.items()}
+        row = [results[c] for c in self.criteria]
+        self._present.append(1)
+        self._met.extend(int(r.met) for r in row)
+        self._score.extend(r.score for r in row)
+        self._points.append(float(sum(r.met for r in results.values())))
+        return results
+
+    def columns(self) -> CheckColumns:
+        """The rows added so far, as arrays."""
+        shape = (len(self._present), len(self.criteria))
+        return CheckColumns(present=_np(self._present, np.int8).astype(bool),
+                            met=_np(self._met, np.int8).reshape(shape).astype(bool),
+                            score=_np(self._score, np.float64).reshape(shape), points=_np(self._points, np.float64))
+
+
+class _CallCounts:
+    __slots__ = ("cached", "calls", "completion_tokens", "cost_usd", "failed", "invalid", "latencies",
+                 "prompt_tokens", "reasks")
+
+    def __init__(self) -> None:
+        self.calls = self.reasks = self.invalid = self.failed = self.cached = 0
+        self.prompt_tokens: int | None = 0
+        self.completion_tokens: int | None = 0
+        self.cost_usd: float | None = 0
+        self.latencies = array("d")
+
+
+class JudgeCallTally:
+    """evalkit.judging.judge_call_stats / judge_calls_table over judge calls added one at a time: counters and
+    one float (the latency) per call are kept, never the calls (whose prompts are most of a run's records)."""
+
+    def __init__(self) -> None:
+        self._by_model: dict[str, _CallCounts] = {}
+
+    def add(self, j: Judgment) -> None:
+        """Count one judge call."""
+        c = self._by_model.get(j.judge_model)
+        if c is None:
+            c = self._by_model[j.judge_model] = _CallCounts()
+        details = j.details
+        c.calls += 1
+        c.reasks += int(details.get("attempt", 0)) > 0
+        status = details.get("status")
+        c.invalid += status == "invalid"
+        c.failed += status == "failed"
+        c.cached += bool(details.get("cached"))
+        # A total with any unknown part is unknown (None), as in judge_call_stats: a partial sum would read low.
+        c.prompt_tokens = None if c.prompt_tokens is None or j.usage.prompt_tokens is None else \
+            c.prompt_tokens + j.usage.prompt_tokens
+        c.completion_tokens = None if c.completion_tokens is None or j.usage.completion_tokens is None else \
+            c.completion_tokens + j.usage.completion_tokens
+        c.cost_usd = None if c.cost_usd is None or j.cost_usd is None else c.cost_usd + j.cost_usd
+        if j.latency_s is not None:
+            c.latencies.append(j.latency_s)
+
+    def add_all(self, judgments: Iterable[Judgment]) -> None:
+        """Count each of `judgments`."""
+        for j in judgments:
+            self.add(j)
+
+    def stats(self) -> list[JudgeCallStats]:
+        """One JudgeCallStats per judge model, in first-seen order."""
+        return [JudgeCallStats(judge_model=m, calls=c.calls, reasks=c.reasks, invalid_answers=c.invalid,
+                               failed=c.failed, cached=c.cached, prompt_tokens=c.prompt_tokens,
+                               completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
+                               mean_latency_s=float(np.mean(_np(c.latencies, np.float64))) if c.latencies else None)
+                for m, c in self._by_model.items()]
+
+    def table(self, title: str = "Judge calls") -> Table:
+        """The counters as judge_calls_table shows them, one row per judge model."""
+        rows = tuple((s.judge_model, s.calls, s.reasks, s.invalid_answers, s.failed, s.cached, s.prompt_tokens,
+                      s.completion_tokens, s.cost_usd, s.mean_latency_s) for s in self.stats())
+        return judge_calls_table((), title=title).model_copy(update={"rows": rows})

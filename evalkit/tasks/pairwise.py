@@ -25,7 +25,9 @@ the check judge's pairs against any model are recomputed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from evalkit.judging import (
     AGREEMENT_WARN_BELOW,
     CHECKS_MODEL,
     KAPPA_WARN_BELOW,
+    VERDICTS,
     CheckJudgeSpec,
     JudgeOutcome,
     LengthBias,
@@ -46,11 +49,9 @@ from evalkit.judging import (
     ask_judge,
     check_answer,
     check_pair,
+    criterion_points,
     criterion_scores,
     judge_agreement,
-    judge_calls_table,
-    length_bias,
-    pair_stats,
     slot_scores,
 )
 from evalkit.metrics.ragas_metrics import RAGAS_KEY, RagasScorer, RagasSettings
@@ -72,14 +73,20 @@ from evalkit.stats import (
     paired_bootstrap,
     sign_test,
 )
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 from evalkit.tasks.judged import (
+    CheckColumns,
+    CheckRows,
+    JudgeCallTally,
     JudgeTaskArgs,
     LoadedJudge,
+    PairColumns,
+    PairRows,
     TaskJudges,
     check_details,
     check_judge_fields,
     item_basics,
+    item_mean,
     judged_item_metrics,
     judges_note,
     load_task_judges,
@@ -128,9 +135,17 @@ def _llm_pair(score: ModelScore | None, opponent: str) -> PairJudgment | None:
     return _pair_from(score, opponent)
 
 
-def _check_results(score: ModelScore | None) -> dict[str, CheckResult] | None:
-    raw = score.details.get(CHECKS_KEY) if score is not None else None
-    return None if raw is None else {c: CheckResult.model_validate(v) for c, v in raw.items()}
+def _raw_checks(score: ModelScore | None) -> Any:
+    """The answer's stored check results (criterion -> {"met", "score"}), None when it was not checked."""
+    return score.details.get(CHECKS_KEY) if score is not None else None
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+_OUTCOME_VALUES = np.array([{"win": 1.0, "tie": 0.0, "loss": -1.0}[v] for v in VERDICTS])
+"""An item's value in the net win rate, indexed by its outcome code (PairColumns.outcomes)."""
 
 
 class PairwiseTask(Task):
@@ -252,20 +267,23 @@ class PairwiseTask(Task):
     # -----------------------------------------------------------------------------------------------------
     # Summary
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """LLM judge: mean scores with CIs, paired deltas, verdicts, flip rate, position and length bias, per
         criterion verdicts. Check judge: each criterion's mean check score with paired CIs, the point-rule
-        verdicts. Both: their agreement per criterion, with a warning when it is low."""
-        check_results(samples, results, ctx)
-        llm_ran = any(s.details.get(PAIRS_JUDGE_KEY) == "llm" for r in results for s in r.scores.values())
+        verdicts. Both: their agreement per criterion, with a warning when it is low.
+
+        One pass over the results (scored_items) into columns (see _columns); every statistic is computed on
+        those."""
+        cols = self._columns(samples, results, ctx)
+        llm_ran = cols.llm_ran
         parts: list[_Part] = []
         if self.judge is not None and llm_ran:
-            parts.append(self._llm_part(results, ctx))
+            parts.append(self._llm_part(cols, ctx))
         if self.checks is not None:
-            parts.append(self._checks_part(self.checks, results, ctx))
+            parts.append(self._checks_part(self.checks, cols, ctx))
         if self.judge is not None and llm_ran and self.checks is not None:
-            parts.append(self._agreement_part(self.judge, self.checks, results, ctx))
+            parts.append(self._agreement_part(self.judge, self.checks, cols, ctx))
         metrics: dict[str, tuple[MetricValue, ...]] = {m: () for m in ctx.models}
         comparisons: list[Comparison] = []
         tables: list[Table] = []
@@ -277,7 +295,7 @@ class PairwiseTask(Task):
             tables += part.tables
             notes += part.notes
         if self.ragas is not None and llm_ran:
-            extra = self.ragas.summarize(results, ctx.models, ctx.reference, seed=ctx.seed,
+            extra = self.ragas.summarize(cols.ragas, ctx.models, ctx.reference, seed=ctx.seed,
                                          n_bootstrap=ctx.n_bootstrap, confidence=ctx.confidence)
             metrics = {m: metrics.get(m, ()) + extra.metrics.get(m, ()) for m in ctx.models}
             comparisons += extra.comparisons
@@ -291,27 +309,107 @@ class PairwiseTask(Task):
         return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
                            notes=tuple(notes))
 
+    def _columns(self, samples: Iterable[Sample], results: Iterable[SampleResult],
+                 ctx: SummaryContext) -> _Columns:
+        """One pass over the items into the columns every part of the summary reads (a few dozen bytes per item
+        and model, never the records)."""
+        ref = ctx.reference
+        challengers = [m for m in ctx.models if m != ref]
+        llm_criteria = tuple(self.judge.spec.criteria) if self.judge is not None else ()
+        check_names = [c.name for c in self.checks.criteria] if self.checks is not None else []
+        llm = {m: PairRows(lengths=True) for m in challengers}
+        llm_crit = {m: {c: PairRows(scores=False) for c in llm_criteria} for m in challengers}
+        ref_scores = array("d")
+        checks = {m: CheckRows(check_names) for m in ctx.models}
+        check_pairs = {m: PairRows() for m in challengers}
+        check_crit = {m: {c: PairRows(scores=False) for c in check_names} for m in challengers}
+        ref_points, ref_first = array("d"), array("q")
+        calls = JudgeCallTally()
+        ragas: list[SampleResult] = []
+        llm_ran = False
+        n = 0
+        for _, r in scored_items(samples, results, ctx):
+            n += 1
+            scores = r.scores
+            if not llm_ran:
+                llm_ran = any(s.details.get(PAIRS_JUDGE_KEY) == "llm" for s in scores.values())
+            if self.judge is not None:
+                calls.add_all(j for j in r.judgments if j.judge_model != CHECKS_MODEL)
+                ref_score, mine = scores.get(ref), []
+                for m in challengers:
+                    pair = _llm_pair(scores.get(m), ref)
+                    llm[m].add(pair)
+                    done = pair is not None and pair.complete
+                    for c, rows in llm_crit[m].items():
+                        rows.add(pair.criteria.get(c) if done else None)  # type: ignore[union-attr]
+                    back = _llm_pair(ref_score, m)
+                    if back is not None and back.complete:
+                        mine.append(back.own_score)
+                if mine:
+                    ref_scores.append(item_mean(mine))
+            if self.checks is not None:
+                parsed = {m: checks[m].add(_raw_checks(scores.get(m))) for m in ctx.models}
+                opp, points_of_ref = parsed[ref], []
+                for k, m in enumerate(challengers):
+                    own = parsed[m]
+                    if own is None or opp is None:
+                        check_pairs[m].add_absent()
+                        for rows in check_crit[m].values():
+                            rows.add_absent()
+                        continue
+                    if list(own) != list(opp):
+                        check_pair(own, opp, opponent_name=ref)  # raises its error naming both criteria lists
+                    points = {c: criterion_points(own[c], opp[c]) for c in own}
+                    a, b = float(sum(p[0] for p in points.values())), float(sum(p[1] for p in points.values()))
+                    check_pairs[m].add_verdict(_sign(a - b), a, b)
+                    for c, rows in check_crit[m].items():
+                        pa, pb = points[c]
+                        rows.add_verdict(_sign(pa - pb))
+                    if not points_of_ref:
+                        ref_first.append(k)
+                    points_of_ref.append(b)
+                if points_of_ref:
+                    ref_points.append(item_mean(points_of_ref))
+            if self.ragas is not None:
+                ragas.append(SampleResult(sample_id=r.sample_id, scores={
+                    m: ModelScore(details={RAGAS_KEY: s.details[RAGAS_KEY]}) for m, s in scores.items()
+                    if RAGAS_KEY in s.details}))
+        # The reference's points per item are listed challenger by challenger (the items shared with the first
+        # challenger, then those shared only with the next, ...), the order their bootstrap resamples.
+        order = np.argsort(np.frombuffer(ref_first, dtype=np.int64), kind="stable") if ref_first else []
+        return _Columns(
+            n=n, llm_ran=llm_ran, llm={m: rows.columns() for m, rows in llm.items()},
+            llm_criteria={m: {c: rows.columns() for c, rows in per.items()} for m, per in llm_crit.items()},
+            reference_scores=np.frombuffer(ref_scores, dtype=np.float64) if ref_scores else np.empty(0),
+            checks={m: rows.columns() for m, rows in checks.items()},
+            check_pairs={m: rows.columns() for m, rows in check_pairs.items()},
+            check_criteria={m: {c: rows.columns() for c, rows in per.items()} for m, per in check_crit.items()},
+            reference_points=(np.frombuffer(ref_points, dtype=np.float64)[order] if ref_points else np.empty(0)),
+            calls=calls, ragas=ragas)
+
     # LLM judge ---------------------------------------------------------------------------------------------
 
-    def _llm_part(self, results: Sequence[SampleResult], ctx: SummaryContext) -> _Part:
+    def _llm_part(self, cols: _Columns, ctx: SummaryContext) -> _Part:
         assert self.judge is not None and self.metric is not None
         spec = self.judge.spec
         ref = ctx.reference
         challengers = [m for m in ctx.models if m != ref]
-        pairs = {m: [p for r in results if (p := _llm_pair(r.scores.get(m), ref)) is not None] for m in challengers}
-        part = _Part(metrics={ref: list(self._reference_metrics(results, challengers, ctx))})
+        part = _Part(metrics={ref: [mean_metric(self.metric, cols.reference_scores, ctx),
+                                    MetricValue(name="n", value=float(len(cols.reference_scores)),
+                                                n=len(cols.reference_scores), unit="items")]})
         verdict_rows = []
         criterion_rows: list[tuple[Any, ...]] = []
         for m in challengers:
-            stats, bias = pair_stats(pairs[m]), length_bias(pairs[m])
-            part.metrics[m] = list(self._challenger_metrics(pairs[m], stats, bias, ctx))
-            part.comparisons += self._comparisons(m, pairs[m], stats, ctx)
+            pairs = cols.llm[m].take(cols.llm[m].present)
+            stats, bias = pairs.stats(), pairs.length_bias()
+            part.metrics[m] = list(self._challenger_metrics(pairs, stats, bias, ctx))
+            part.comparisons += self._comparisons(m, pairs, stats, ctx)
             verdict_rows.append(_verdict_row(m, ref, stats))
             part.tables.append(_length_table(m, ref, bias))
-            part.notes += _exclusion_notes(m, ref, stats, len(results) - len(pairs[m]), self.args.max_reasks)
+            part.notes += _exclusion_notes(m, ref, stats, cols.n - len(pairs), self.args.max_reasks)
             part.notes.append(_length_note(m, ref, bias))
             for c in spec.criteria:
-                cs = pair_stats([p.criteria[c] for p in pairs[m] if p.complete and c in p.criteria])
+                cs = cols.llm_criteria[m][c].stats()
                 part.metrics[m].append(MetricValue(name=f"{spec.id}_{c}_net_win_rate", value=_net(cs), n=cs.n))
                 criterion_rows.append((spec.label, c, m, ref, cs.n, cs.wins, cs.ties, cs.losses, cs.flips,
                                        cs.flip_rate, cs.position_bias))
@@ -325,8 +423,7 @@ class PairwiseTask(Task):
                                         columns=("judge", "criterion", "model", "reference", "items", "wins", "ties",
                                                  "losses", "flips", "flip rate", "position bias"),
                                         rows=tuple(criterion_rows)))
-        part.tables.append(judge_calls_table((j for r in results for j in r.judgments
-                                              if j.judge_model != CHECKS_MODEL), title=f"Judge calls: {spec.label}"))
+        part.tables.append(cols.calls.table(title=f"Judge calls: {spec.label}"))
         part.notes[:0] = [
             (f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}); every pair judged "
             f"twice, with each answer shown first once"),
@@ -341,25 +438,12 @@ class PairwiseTask(Task):
                               f"items of that one pair")
         return part
 
-    def _reference_metrics(self, results: Sequence[SampleResult], challengers: Sequence[str],
-                           ctx: SummaryContext) -> tuple[MetricValue, ...]:
-        assert self.metric is not None
-        values = []
-        for r in results:
-            mine = [p for m in challengers if (p := _llm_pair(r.scores.get(ctx.reference), m)) is not None]
-            done = [p.own_score for p in mine if p.complete]
-            if done:
-                values.append(float(np.mean(done)))
-        return (mean_metric(self.metric, values, ctx),
-                MetricValue(name="n", value=float(len(values)), n=len(values), unit="items"))
-
-    def _challenger_metrics(self, pairs: Sequence[PairJudgment], stats: PairStats, bias: LengthBias,
+    def _challenger_metrics(self, pairs: PairColumns, stats: PairStats, bias: LengthBias,
                             ctx: SummaryContext) -> tuple[MetricValue, ...]:
         assert self.metric is not None
-        done = [p for p in pairs if p.complete]
         excluded = stats.judge_invalid + stats.judge_failed
         return (
-            mean_metric(self.metric, [p.own_score for p in done], ctx),
+            mean_metric(self.metric, pairs.own_scores(), ctx),
             MetricValue(name="net_win_rate", value=_net(stats), n=stats.n),
             MetricValue(name="wins", value=float(stats.wins), n=stats.n, unit="items"),
             MetricValue(name="ties", value=float(stats.ties), n=stats.n, unit="items"),
@@ -373,58 +457,49 @@ class PairwiseTask(Task):
             MetricValue(name="n", value=float(stats.n), n=stats.n, unit="items", higher_is_better=None),
         )
 
-    def _comparisons(self, model: str, pairs: Sequence[PairJudgment], stats: PairStats,
+    def _comparisons(self, model: str, pairs: PairColumns, stats: PairStats,
                      ctx: SummaryContext) -> list[Comparison]:
         assert self.metric is not None
-        done = [p for p in pairs if p.complete]
         empty = "no item judged validly in both orders"
-        score = paired_score_comparison(self.metric, model, [p.own_score for p in done],
-                                        [p.opponent_score for p in done], ctx, empty_note=empty)
-        return [score, _net_win_comparison("net_win_rate", model, done, stats, ctx, empty)]
+        score = paired_score_comparison(self.metric, model, pairs.own_scores(), pairs.opponent_scores(), ctx,
+                                        empty_note=empty)
+        return [score, _net_win_comparison("net_win_rate", model, pairs.outcomes(), stats, ctx, empty)]
 
     # Check judge -------------------------------------------------------------------------------------------
 
-    def _checks_part(self, spec: CheckJudgeSpec, results: Sequence[SampleResult], ctx: SummaryContext) -> _Part:
+    def _checks_part(self, spec: CheckJudgeSpec, cols: _Columns, ctx: SummaryContext) -> _Part:
         ref = ctx.reference
         names = [c.name for c in spec.criteria]
-        checked = {m: {r.sample_id: res for r in results if (res := _check_results(r.scores.get(m))) is not None}
-                   for m in ctx.models}
         part = _Part(metrics={m: [] for m in ctx.models})
         score_rows = []
         for m in ctx.models:
-            for c in spec.criteria:
-                values = [v[c.name].score for v in checked[m].values()]
+            checked = cols.checks[m]
+            for i, c in enumerate(spec.criteria):
+                values = checked.criterion(i)
                 part.metrics[m].append(mean_metric(c.name, values, ctx))
-                met = sum(v[c.name].met for v in checked[m].values())
-                score_rows.append((c.name, c.check, m, len(values), float(np.mean(values)) if values else None,
-                                   met, met / len(values) if values else None))
+                met = int(checked.met[checked.present, i].sum())
+                score_rows.append((c.name, c.check, m, len(values), float(np.mean(values)) if len(values) else None,
+                                   met, met / len(values) if len(values) else None))
         verdict_rows, criterion_rows = [], []
         points_metric = f"{spec.id}_score"
-        ref_points: dict[str, list[float]] = {}
+        empty = "no item where both models have an answer to check"
         for m in (x for x in ctx.models if x != ref):
-            shared = [sid for sid in checked[m] if sid in checked[ref]]
-            pairs = [check_pair(checked[m][sid], checked[ref][sid], opponent_name=ref) for sid in shared]
-            stats = pair_stats(pairs)
-            for sid, p in zip(shared, pairs):
-                ref_points.setdefault(sid, []).append(p.opponent_score)
-            for c in spec.criteria:
-                own = [checked[m][sid][c.name].score for sid in shared]
-                opp = [checked[ref][sid][c.name].score for sid in shared]
-                part.comparisons.append(paired_score_comparison(
-                    c.name, m, own, opp, ctx, empty_note="no item where both models have an answer to check"))
-                cs = pair_stats([p.criteria[c.name] for p in pairs])
+            shared = cols.check_pairs[m].present
+            pairs = cols.check_pairs[m].take(shared)
+            stats = pairs.stats()
+            for i, c in enumerate(spec.criteria):
+                own, opp = cols.checks[m].score[shared, i], cols.checks[ref].score[shared, i]
+                part.comparisons.append(paired_score_comparison(c.name, m, own, opp, ctx, empty_note=empty))
+                cs = cols.check_criteria[m][c.name].stats()
                 criterion_rows.append((spec.label, c.name, m, ref, cs.n, cs.wins, cs.ties, cs.losses, _net(cs)))
-            part.metrics[m] += [mean_metric(points_metric, [p.own_score for p in pairs], ctx),
+            part.metrics[m] += [mean_metric(points_metric, pairs.own_scores(), ctx),
                                 MetricValue(name=f"{spec.id}_net_win_rate", value=_net(stats), n=stats.n)]
             part.comparisons += [
-                paired_score_comparison(points_metric, m, [p.own_score for p in pairs],
-                                        [p.opponent_score for p in pairs], ctx,
-                                        empty_note="no item where both models have an answer to check"),
-                _net_win_comparison(f"{spec.id}_net_win_rate", m, pairs, stats, ctx,
-                                    "no item where both models have an answer to check")]
-            verdict_rows.append((m, ref, stats.n, stats.wins, stats.ties, stats.losses,
-                                 len(results) - len(shared)))
-        part.metrics[ref].append(mean_metric(points_metric, [float(np.mean(v)) for v in ref_points.values()], ctx))
+                paired_score_comparison(points_metric, m, pairs.own_scores(), pairs.opponent_scores(), ctx,
+                                        empty_note=empty),
+                _net_win_comparison(f"{spec.id}_net_win_rate", m, pairs.outcomes(), stats, ctx, empty)]
+            verdict_rows.append((m, ref, stats.n, stats.wins, stats.ties, stats.losses, cols.n - len(pairs)))
+        part.metrics[ref].append(mean_metric(points_metric, cols.reference_points, ctx))
         part.tables += [
             Table(title=f"Checks: {spec.label} (each answer on its own; score 0-1, met = meets the criterion)",
                   columns=("criterion", "check", "model", "answers", "mean score", "met", "met rate"),
@@ -448,7 +523,7 @@ class PairwiseTask(Task):
 
     # Agreement ---------------------------------------------------------------------------------------------
 
-    def _agreement_part(self, llm: LoadedJudge, checks: CheckJudgeSpec, results: Sequence[SampleResult],
+    def _agreement_part(self, llm: LoadedJudge, checks: CheckJudgeSpec, cols: _Columns,
                         ctx: SummaryContext) -> _Part:
         ref = ctx.reference
         matched = [(c.compares_with, c.name) for c in checks.criteria
@@ -457,21 +532,17 @@ class PairwiseTask(Task):
         part = _Part(metrics={m: [] for m in ctx.models})
         table_rows = []
         for m in (x for x in ctx.models if x != ref):
-            items: list[tuple[PairJudgment, PairJudgment]] = []
-            for r in results:
-                lp = _llm_pair(r.scores.get(m), ref)
-                own, opp = _check_results(r.scores.get(m)), _check_results(r.scores.get(ref))
-                if lp is None or not lp.complete or own is None or opp is None:
-                    continue
-                items.append((lp, check_pair(own, opp, opponent_name=ref)))
+            # The items both judges gave a verdict on: the LLM judge's pair complete, both answers checked.
+            items = cols.llm[m].complete & cols.check_pairs[m].present
             for llm_c, check_c in rows:
                 if llm_c == "(total)":
-                    pairs = [(lp, cp) for lp, cp in items]
+                    a, b = cols.llm[m].take(items), cols.check_pairs[m].take(items)
                 else:
-                    pairs = [(lp.criteria[llm_c], cp.criteria[check_c]) for lp, cp in items if llm_c in lp.criteria]
-                ag = judge_agreement([a.outcome for a, _ in pairs], [b.outcome for _, b in pairs], seed=ctx.seed,
+                    on = items & cols.llm_criteria[m][llm_c].present
+                    a, b = cols.llm_criteria[m][llm_c].take(on), cols.check_criteria[m][check_c].take(on)
+                ag = judge_agreement(a.verdict_labels(), b.verdict_labels(), seed=ctx.seed,
                                      n_bootstrap=ctx.n_bootstrap, confidence=ctx.confidence)
-                llm_stats = pair_stats([a for a, _ in pairs])
+                llm_stats = a.stats()
                 suffix = "total" if llm_c == "(total)" else check_c
                 ci = ag.agreement_ci or (None, None)
                 kci = ag.kappa_ci or (None, None)
@@ -502,6 +573,29 @@ class PairwiseTask(Task):
                           f"verdict (win, tie or loss for the model against {ref}); a warning is shown below "
                           f"{AGREEMENT_WARN_BELOW:.0%} agreement or a kappa below {KAPPA_WARN_BELOW:.2f}")
         return part
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What the summary reads from the results, in one pass (PairwiseTask._columns); rows are items, in order."""
+
+    n: int
+    llm_ran: bool
+    llm: dict[str, PairColumns]
+    """Challenger -> its LLM judge pair against the reference, per item (scores and lengths kept)."""
+    llm_criteria: dict[str, dict[str, PairColumns]]
+    """Challenger -> LLM judge criterion -> that criterion's pair, per item where the whole pair is complete."""
+    reference_scores: np.ndarray
+    """The reference's LLM judge score per item with a complete pair: its mean over its pairs."""
+    checks: dict[str, CheckColumns]
+    check_pairs: dict[str, PairColumns]
+    """Challenger -> the check judge's pair (total points) against the reference, per item both were checked."""
+    check_criteria: dict[str, dict[str, PairColumns]]
+    reference_points: np.ndarray
+    """The reference's check-judge points per item shared with any challenger (mean over them)."""
+    calls: JudgeCallTally
+    ragas: list[SampleResult]
+    """Only the RAGAS scores of each item (when RAGAS runs; it is opt-in and needs a judge model per item)."""
 
 
 class _Part:
@@ -540,17 +634,17 @@ def _status(a: JudgeOutcome, b: JudgeOutcome) -> Any:
     return "judge_failed"
 
 
-def _net_win_comparison(metric: str, model: str, done: Sequence[PairJudgment], stats: PairStats,
+def _net_win_comparison(metric: str, model: str, outcomes: np.ndarray, stats: PairStats,
                         ctx: SummaryContext, empty: str) -> Comparison:
-    """(wins - losses) / items: bootstrap CI over item outcomes, exact sign-test p-value (ties left out)."""
+    """(wins - losses) / items: bootstrap CI over the complete items' outcomes (PairColumns.outcomes), exact
+    sign-test p-value (ties left out)."""
     base = {"metric": metric, "model": model, "reference": ctx.reference, "n": stats.n}
     if stats.n == 0:
         return Comparison(**base, delta=None, note=empty)
     delta = (stats.wins - stats.losses) / stats.n
     if not has_enough_items(stats.n):
         return Comparison(**base, delta=delta, note=TOO_FEW_ITEMS)
-    outcomes = np.array([{"win": 1.0, "tie": 0.0, "loss": -1.0}[p.outcome] for p in done if p.complete])
-    boot = paired_bootstrap(lambda x: x.mean(axis=-1), outcomes, n_resamples=ctx.n_bootstrap,
+    boot = paired_bootstrap(lambda x: x.mean(axis=-1), _OUTCOME_VALUES[outcomes], n_resamples=ctx.n_bootstrap,
                             confidence=ctx.confidence, seed=ctx.seed, vectorized=True)
     return Comparison(**base, delta=delta, ci_low=boot.ci_low, ci_high=boot.ci_high,
                       p_value=sign_test(stats.wins, stats.losses), test="sign-test",
