@@ -78,3 +78,33 @@ def test_html_index_links_every_run_report(two_runs) -> None:
     assert all((index.parent / link).is_file() for link in links)
     assert "<script" not in html.lower() and "default-src 'none'" in html
     assert "ft-model-v2" in html and "oracle" in html
+
+
+def test_listing_agrees_with_analysis_and_rereads_only_changed_runs(two_runs, tmp_path: Path) -> None:
+    from evalkit.analysis import load_metrics
+    from evalkit.history._entries import CACHE_FILE
+
+    folder = tmp_path / "reports"
+    for run in (two_runs.a, two_runs.b):
+        shutil.copytree(run, folder / run.name)
+    first = list_runs(folder)
+    table = load_metrics(folder)  # the pandas reader of the same files
+    for entry in first:
+        for m in entry.models:
+            row = table[(table["run_id"] == entry.run_id) & (table["model"] == m.model)
+                        & (table["metric"] == entry.metric)]
+            assert m.value == pytest.approx(float(row["value"].iloc[0]))
+    cache = json.loads((folder / CACHE_FILE).read_text("utf-8"))
+    assert sorted(cache["runs"]) == sorted(r.name for r in (two_runs.a, two_runs.b))
+    assert list_runs(folder) == first  # from the remembered entries
+    # a results.json rewritten (e.g. `evalkit report` again) is read again; the other run is not
+    changed = folder / two_runs.a.name / "results.json"
+    doc = json.loads(changed.read_text("utf-8"))
+    doc["models"]["base"]["metrics"]["accuracy"]["value"] = 0.123
+    changed.write_text(json.dumps(doc), encoding="utf-8")
+    again = {e.run_id: e for e in list_runs(folder)}
+    assert again[first[1].run_id].models[0].value == 0.123
+    assert again[first[0].run_id] == first[0]
+    # a damaged cache file is only a miss
+    (folder / CACHE_FILE).write_text("{not json", encoding="utf-8")
+    assert {e.run_id: e for e in list_runs(folder)} == again
