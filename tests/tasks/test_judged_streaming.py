@@ -11,11 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from evalkit.checks import CheckResult
 from evalkit.judging import CHECKS_MODEL, PairJudgment
-from evalkit.records import Generation, Judgment, ModelScore, Prompt, Sample, SampleResult, TaskSummary, Usage
+from evalkit.records import (
+    Generation,
+    Judgment,
+    ModelScore,
+    Prompt,
+    Sample,
+    SampleResult,
+    TaskSummary,
+    Usage,
+)
 from evalkit.store import RecordFile
 from evalkit.tasks import SummaryContext, create_task
 from evalkit.tasks.pairwise import PairwiseTask
@@ -90,7 +97,7 @@ def _llm_pair(rng: random.Random, own: Generation, opp: Generation, skill: float
         first = (1, 0) if slot_one_bias else points()
         second = (0, 1) if slot_one_bias else (points() if rng.random() < 0.3 else first)
         criteria[c] = PairJudgment(opponent=opp.model, status="complete", own_first=first, opponent_first=second)
-    total = lambda k: (float(sum(getattr(p, k)[0] for p in criteria.values())),  # noqa: E731
+    total = lambda k: (float(sum(getattr(p, k)[0] for p in criteria.values())),
                        float(sum(getattr(p, k)[1] for p in criteria.values())))
     return PairJudgment(opponent=opp.model, status="complete", own_first=total("own_first"),
                         opponent_first=total("opponent_first"), criteria=criteria, **lengths), 2
