@@ -228,15 +228,11 @@ def _print_headline(result, console: Console) -> None:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     from evalkit.human import report_sections
     from evalkit.report import write_report
-    from evalkit.store import SUMMARY_FILE, RunStore
+    from evalkit.store import RunStore
 
+    # A run killed, interrupted or failed before scoring has no summary.json: read_summary's error says how to
+    # finish it (run the same command again), not just "missing file".
     store = RunStore(args.run_dir)
-    info = store.read_info()
-    if info.status != "complete" and not (args.run_dir / SUMMARY_FILE).is_file():
-        # Killed, interrupted or failed before scoring: say how to finish it, not "missing file".
-        raise EvalkitError(f"{args.run_dir}: the run is '{info.status}' and stopped before its samples were "
-                           "scored, so there is no report to render. Run the same `evalkit run` command again: "
-                           "it resumes from the cache and writes a complete run.")
     run = store.read_run()
     run = run.model_copy(update={"training": finetune_metrics.load_run_training(args.run_dir, run.info.models)})
     if run.info.status != "complete":
