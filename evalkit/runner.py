@@ -76,7 +76,6 @@ from evalkit.model_pool import ModelPool, build_models
 from evalkit.model_spec import ModelSpec
 from evalkit.operational import operational_metrics
 from evalkit.prompts import render_prompt
-from evalkit.providers import llamacpp as llamacpp_log
 from evalkit.records import (
     Comparison,
     Generation,
@@ -448,7 +447,8 @@ class Runner:
         run_dir = new_run_dir(opts.out_dir, self.suite.name)
         os.replace(staged.path, run_dir / SAMPLES_FILE)
         self.store = store = RunStore(run_dir)
-        llamacpp_log.set_log_file(run_dir / "llama.log")  # llama.cpp's own log, beside the run it belongs to
+        for m in pool.all:
+            m.provider.log_into(run_dir)  # a library's own log, beside the run it belongs to
         self.info = RunInfo(run_id=run_dir.name, suite=self.suite.name, suite_path=str(self.suite.path),
                             task=self.suite.task, description=self.suite.description,
                             models=tuple(s.public_dict() for s in self.specs), reference=self.reference,
@@ -496,7 +496,8 @@ class Runner:
             raise
         finally:
             store.close()
-            llamacpp_log.set_log_file(None)
+            for m in pool.all:
+                m.provider.log_into(None)
             for problem in await pool.aclose():
                 self.console.print(f"[yellow]warning:[/yellow] {escape(problem)}")
             await self.executor.aclose()

@@ -78,3 +78,22 @@ def test_loading_a_lora_and_generating_prints_nothing(log_path: Path, capfd: pyt
     log = log_path.read_text(errors="replace")
     assert "cannot use buft 'CPU_REPACK'" in log and "llama_kv_cache" in log  # what used to reach the console
     assert "init_tokenizer" not in log  # debug lines (some 1,300 per load) stay out of the file
+
+
+def test_a_run_sends_the_log_into_its_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner asks each provider to log into the run directory (Provider.log_into), and back after."""
+    from evalkit.cli import main
+
+    monkeypatch.delenv(llamacpp.LOG_FILE_ENV, raising=False)
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF" + b"\0" * 64)
+    (tmp_path / "evalkit.toml").write_text('[models.broken]\nprovider = "llamacpp"\nmodel = "broken.gguf"\n',
+                                           encoding="utf-8")
+    assert main(["run", "news", "--models", "broken", "--limit", "1", "--out", "reports", "--quiet"]) == 2
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    err = capsys.readouterr().err
+    assert f"(llama.cpp's log: {Path('reports') / run_dir.name / 'llama.log'})" in err
+    assert "gguf" in (run_dir / "llama.log").read_text(errors="replace").lower()
+    assert llamacpp.log_file() == tmp_path / "cache" / "llama.log"  # the run over, back to the default

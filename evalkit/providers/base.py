@@ -18,6 +18,7 @@ provider that says nothing about an ability gets the documented default, never a
 | `batch_api()` | None | a vendor batch API for large runs (see evalkit.providers.batch) |
 | `fine_tuning_job(job_id)` | raises ConfigError | the vendor's fine-tuning job (`evalkit finetune-metrics`) |
 | `slow_warmup` / `warmup()` | False / no-op | a slow first-use step (loading weights) done before timing starts |
+| `log_into(run_dir)` | no-op | the provider's library log into the run directory while a run writes there |
 | `aclose()` | no-op | release connections or model memory |
 """
 
@@ -27,6 +28,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from evalkit.errors import ConfigError
@@ -107,6 +109,10 @@ class Provider(ABC):
     async def fine_tuning_job(self, job_id: str) -> Mapping[str, Any]:
         """The vendor's fine-tuning job `job_id`, as its API sends it (ConfigError by default: no jobs API)."""
         raise ConfigError(f"provider '{self.spec.provider}' has no fine-tuning jobs API (model '{self.spec.name}')")
+
+    def log_into(self, run_dir: Path | None) -> None:
+        """Send the log lines of the library behind this provider (e.g. llama.cpp's) into `run_dir` while a run
+        writes there, and back to the library's default with None; a no-op by default."""
 
     async def warmup(self) -> None:
         """Prepare for calls (e.g. load the model) before any call is timed; a no-op by default."""

@@ -130,8 +130,9 @@ class LlamaCppProvider(Provider):
 
     Options: `n_ctx` (default 2048), `n_threads` (default: all CPUs), `seed` (the context's default seed),
     `chat_format` (a llama-cpp-python chat format name, for GGUFs that carry no chat template).
-    Abilities: offline, streaming, a slow warm-up (loading the weights). The cache key holds the weights'
-    and the adapter's identity, so retraining an adapter never serves the old adapter's answers.
+    Abilities: offline, streaming, a slow warm-up (loading the weights), its log into the run directory. The
+    cache key holds the weights' and the adapter's identity, so retraining an adapter never serves the old
+    adapter's answers.
     """
 
     offline = True
@@ -256,6 +257,10 @@ class LlamaCppProvider(Provider):
             # What create_completion itself evaluates: the prompt with BOS, special tokens parsed.
             prompt = len(llm.tokenize(text.encode("utf-8"), special=True)) if text else 1
         put(StreamChunk(usage=Usage(prompt_tokens=prompt, completion_tokens=completion)))
+
+    def log_into(self, run_dir: Path | None) -> None:
+        """llama.cpp's log into the run directory's `llama.log` (None: back to log_file's default)."""
+        set_log_file(run_dir / "llama.log" if run_dir is not None else None)
 
     async def warmup(self) -> None:
         """Load the model before the first call, so loading time is not counted as that call's latency."""

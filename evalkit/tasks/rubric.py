@@ -15,9 +15,14 @@ it is counted per model and left out of the means; comparisons pair the items bo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import math
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from evalkit.checks import CheckResult
 from evalkit.errors import ConfigError
@@ -26,7 +31,6 @@ from evalkit.judging import (
     CheckJudgeSpec,
     ask_judge,
     check_answer,
-    judge_calls_table,
     single_score,
 )
 from evalkit.records import (
@@ -40,8 +44,11 @@ from evalkit.records import (
     TaskSummary,
 )
 from evalkit.stats import MIN_ITEMS_FOR_TEST, TOO_FEW_ITEMS
-from evalkit.tasks.base import ScoringContext, SummaryContext, Task, check_results
+from evalkit.tasks.base import ScoringContext, SummaryContext, Task, scored_items
 from evalkit.tasks.judged import (
+    CheckColumns,
+    CheckRows,
+    JudgeCallTally,
     JudgeTaskArgs,
     LoadedJudge,
     TaskJudges,
@@ -147,20 +154,22 @@ class RubricTask(Task):
             scores[m] = ModelScore(value=value, details=details)
         return SampleResult(sample_id=sample.id, scores=scores, judgments=tuple(judgments))
 
-    def summarize(self, samples: Sequence[Sample], results: Sequence[SampleResult],
+    def summarize(self, samples: Iterable[Sample], results: Iterable[SampleResult],
                   ctx: SummaryContext) -> TaskSummary:
         """Mean score with CI per model, paired deltas against the reference, the score distribution; per check
-        criterion, the mean check score with paired deltas."""
-        check_results(samples, results, ctx)
-        llm_ran = any("judge_status" in s.details for r in results for s in r.scores.values())
+        criterion, the mean check score with paired deltas.
+
+        One pass over the results (scored_items) into columns (see _columns); every statistic is computed on
+        those."""
+        cols = self._columns(samples, results, ctx)
         metrics: dict[str, tuple[MetricValue, ...]] = {m: () for m in ctx.models}
         comparisons: list[Comparison] = []
         tables: list[Table] = []
-        notes = [judges_note(self.judges, llm_ran)]
-        if self.judge is not None and llm_ran:
-            self._llm_summary(results, ctx, metrics, comparisons, tables, notes)
+        notes = [judges_note(self.judges, cols.llm_ran)]
+        if self.judge is not None and cols.llm_ran:
+            self._llm_summary(cols, ctx, metrics, comparisons, tables, notes)
         if self.checks is not None:
-            self._checks_summary(self.checks, results, ctx, metrics, comparisons, tables, notes)
+            self._checks_summary(self.checks, cols.checks, ctx, metrics, comparisons, tables, notes)
         if any(c.note == TOO_FEW_ITEMS for c in comparisons):
             notes.append(f"comparisons on fewer than {MIN_ITEMS_FOR_TEST} items ('{TOO_FEW_ITEMS}') report the "
                          f"delta only, with no interval or p-value")
@@ -169,9 +178,32 @@ class RubricTask(Task):
         return TaskSummary(task=self.name, metrics=metrics, comparisons=tuple(comparisons), tables=tuple(tables),
                            notes=tuple(notes))
 
-    def _llm_summary(self, results: Sequence[SampleResult], ctx: SummaryContext,
-                     metrics: dict[str, tuple[MetricValue, ...]], comparisons: list[Comparison], tables: list[Table],
-                     notes: list[str]) -> None:
+    def _columns(self, samples: Iterable[Sample], results: Iterable[SampleResult],
+                 ctx: SummaryContext) -> _Columns:
+        """One pass over the items into the columns every part of the summary reads (a few bytes per item and
+        model, never the records)."""
+        # Whether the LLM judge ran is known only at the end, so its columns are kept whatever it turns out.
+        llm = {m: _ScoreRows() for m in ctx.models} if self.judge is not None else {}
+        check_names = [c.name for c in self.checks.criteria] if self.checks is not None else []
+        checks = {m: CheckRows(check_names) for m in ctx.models} if self.checks is not None else {}
+        calls = JudgeCallTally()
+        llm_ran = False
+        for _, r in scored_items(samples, results, ctx):
+            scores = r.scores
+            if not llm_ran:
+                llm_ran = any("judge_status" in s.details for s in scores.values())
+            for m, rows in llm.items():
+                rows.add(scores.get(m))
+            for m, check_rows in checks.items():
+                s = scores.get(m)
+                check_rows.add(s.details.get(CHECKS_KEY) if s is not None else None)
+            if self.judge is not None:
+                calls.add_all(j for j in r.judgments if j.judge_model != CHECKS_MODEL)
+        return _Columns(llm_ran=llm_ran, llm={m: rows.columns() for m, rows in llm.items()},
+                        checks={m: rows.columns() for m, rows in checks.items()}, calls=calls)
+
+    def _llm_summary(self, cols: _Columns, ctx: SummaryContext, metrics: dict[str, tuple[MetricValue, ...]],
+                     comparisons: list[Comparison], tables: list[Table], notes: list[str]) -> None:
         assert self.judge is not None and self.metric is not None
         spec = self.judge.spec
         rows = []
@@ -180,74 +212,121 @@ class RubricTask(Task):
         llm_notes = [(f"LLM judge {spec.label} ({spec.kind}, template sha256 {spec.template_sha256}), scores "
                      f"{low:g} to {high:g}")]
         for m in ctx.models:
-            scored = [r.scores[m] for r in results if m in r.scores]
-            values = [s.value for s in scored if s.value is not None and "judge_status" in s.details]
-            invalid = sum(s.details.get("judge_status") == "invalid" for s in scored)
-            failed_judge = sum(s.details.get("judge_status") == "failed" for s in scored)
-            no_answer = sum(bool(s.details.get("failed")) for s in scored)
+            c = cols.llm[m]
+            values = c.values()
             metrics[m] += (mean_metric(self.metric, values, ctx),
-                           MetricValue(name="judge_invalid", value=float(invalid + failed_judge), n=len(scored),
+                           MetricValue(name="judge_invalid", value=float(c.invalid + c.failed_judge), n=c.items,
                                        unit="items", higher_is_better=False),
                            MetricValue(name="n", value=float(len(values)), n=len(values), unit="items"))
-            rows.append((m, *(sum(v == lv for v in values) for lv in levels), invalid, failed_judge, no_answer))
-            if invalid:
-                llm_notes.append(f"{m}: {invalid} answer(s) left out because the judge's answer was still invalid "
+            rows.append((m, *(int(np.count_nonzero(values == lv)) for lv in levels), c.invalid, c.failed_judge,
+                         c.no_answer))
+            if c.invalid:
+                llm_notes.append(f"{m}: {c.invalid} answer(s) left out because the judge's answer was still invalid "
                                  f"after {self.args.max_reasks} re-ask(s) (see the samples' judge calls)")
-            if failed_judge:
-                llm_notes.append(f"{m}: {failed_judge} answer(s) left out because the judge call failed")
-            if no_answer:
-                llm_notes.append(f"{m}: {no_answer} item(s) without an answer (failed call), not judged")
-        comparisons += [self._compare(m, results, ctx) for m in ctx.models if m != ctx.reference]
+            if c.failed_judge:
+                llm_notes.append(f"{m}: {c.failed_judge} answer(s) left out because the judge call failed")
+            if c.no_answer:
+                llm_notes.append(f"{m}: {c.no_answer} item(s) without an answer (failed call), not judged")
+        comparisons += [self._compare(m, cols, ctx) for m in ctx.models if m != ctx.reference]
         tables += [Table(title=f"Score distribution: judge {spec.label}",
                          columns=("model", *(f"{lv:g}" for lv in levels), "invalid", "judge failed", "no answer"),
                          rows=tuple(rows)),
-                   judge_calls_table((j for r in results for j in r.judgments if j.judge_model != CHECKS_MODEL),
-                                     title=f"Judge calls: {spec.label}")]
+                   cols.calls.table(title=f"Judge calls: {spec.label}")]
         notes += llm_notes
 
-    def _compare(self, model: str, results: Sequence[SampleResult], ctx: SummaryContext) -> Comparison:
+    def _compare(self, model: str, cols: _Columns, ctx: SummaryContext) -> Comparison:
         assert self.metric is not None
-        own, ref = [], []
-        for r in results:
-            a, b = r.scores.get(model), r.scores.get(ctx.reference)
-            if (a is not None and b is not None and a.value is not None and b.value is not None
-                    and "judge_status" in a.details and "judge_status" in b.details):
-                own.append(a.value)
-                ref.append(b.value)
-        return paired_score_comparison(self.metric, model, own, ref, ctx,
+        own, ref = cols.llm[model], cols.llm[ctx.reference]
+        both = own.valid & ref.valid
+        return paired_score_comparison(self.metric, model, own.value[both], ref.value[both], ctx,
                                        empty_note="no item where both models got a valid score")
 
     @staticmethod
-    def _checks_summary(spec: CheckJudgeSpec, results: Sequence[SampleResult], ctx: SummaryContext,
+    def _checks_summary(spec: CheckJudgeSpec, checked: Mapping[str, CheckColumns], ctx: SummaryContext,
                         metrics: dict[str, tuple[MetricValue, ...]], comparisons: list[Comparison],
                         tables: list[Table], notes: list[str]) -> None:
-        checked = {m: {r.sample_id: {c: CheckResult.model_validate(v) for c, v in s.details[CHECKS_KEY].items()}
-                       for r in results if (s := r.scores.get(m)) is not None and CHECKS_KEY in s.details}
-                   for m in ctx.models}
         points_metric = f"{spec.id}_score"
+        ref = checked[ctx.reference]
         rows = []
         for m in ctx.models:
-            extra = [mean_metric(c.name, [v[c.name].score for v in checked[m].values()], ctx) for c in spec.criteria]
-            extra.append(mean_metric(points_metric, [float(sum(r.met for r in v.values()))
-                                                     for v in checked[m].values()], ctx))
+            own = checked[m]
+            extra = [mean_metric(c.name, own.criterion(i), ctx) for i, c in enumerate(spec.criteria)]
+            extra.append(mean_metric(points_metric, own.points[own.present], ctx))
             metrics[m] += tuple(extra)
-            for c in spec.criteria:
-                met = sum(v[c.name].met for v in checked[m].values())
-                rows.append((c.name, c.check, m, len(checked[m]), met))
+            answers = int(np.count_nonzero(own.present))
+            for i, c in enumerate(spec.criteria):
+                rows.append((c.name, c.check, m, answers, int(np.count_nonzero(own.met[own.present, i]))))
             if m == ctx.reference:
                 continue
-            shared = [sid for sid in checked[m] if sid in checked[ctx.reference]]
+            shared = own.present & ref.present
             empty = "no item where both models have an answer to check"
-            for c in spec.criteria:
-                comparisons.append(paired_score_comparison(
-                    c.name, m, [checked[m][s][c.name].score for s in shared],
-                    [checked[ctx.reference][s][c.name].score for s in shared], ctx, empty_note=empty))
-            comparisons.append(paired_score_comparison(
-                points_metric, m, [float(sum(r.met for r in checked[m][s].values())) for s in shared],
-                [float(sum(r.met for r in checked[ctx.reference][s].values())) for s in shared], ctx,
-                empty_note=empty))
+            for i, c in enumerate(spec.criteria):
+                comparisons.append(paired_score_comparison(c.name, m, own.score[shared, i], ref.score[shared, i], ctx,
+                                                           empty_note=empty))
+            comparisons.append(paired_score_comparison(points_metric, m, own.points[shared], ref.points[shared], ctx,
+                                                       empty_note=empty))
         tables.append(Table(title=f"Checks: {spec.label} (each answer on its own)",
                             columns=("criterion", "check", "model", "answers", "met"), rows=tuple(rows)))
         notes.append(f"check judge {spec.label} (definition sha256 {spec.definition_sha256}): "
                      + "; ".join(f"{c.name} = {c.check}" for c in spec.criteria)
                      + f"; {points_metric} counts the criteria an answer meets (0-{len(spec.criteria)})")
+
+
+@dataclass(frozen=True)
+class _ScoreColumns:
+    """One model's LLM judge scores, one row per item: `value` (NaN where `valid` is false: no score, or the
+    judge did not run on it), and the counts of the items behind the judge_invalid metric and the notes."""
+
+    value: np.ndarray
+    valid: np.ndarray
+    items: int
+    """Items the model has a score entry on (answered or not)."""
+    invalid: int
+    failed_judge: int
+    no_answer: int
+
+    def values(self) -> np.ndarray:
+        """The valid scores, in item order."""
+        return self.value[self.valid]
+
+
+class _ScoreRows:
+    """Builds _ScoreColumns one item at a time from the model's ModelScore (None: the model is not in the item)."""
+
+    def __init__(self) -> None:
+        self._value = array("d")
+        self._valid = array("b")
+        self.items = self.invalid = self.failed_judge = self.no_answer = 0
+
+    def add(self, s: ModelScore | None) -> None:
+        """One item's score of the model."""
+        value = s.value if s is not None and "judge_status" in s.details else None
+        self._value.append(math.nan if value is None else value)
+        self._valid.append(value is not None)
+        if s is None:
+            return
+        status = s.details.get("judge_status")
+        self.items += 1
+        self.invalid += status == "invalid"
+        self.failed_judge += status == "failed"
+        self.no_answer += bool(s.details.get("failed"))
+
+    def columns(self) -> _ScoreColumns:
+        """The rows added so far, as arrays."""
+        value = np.frombuffer(self._value, dtype=np.float64) if self._value else np.empty(0)
+        valid = np.frombuffer(self._valid, dtype=np.int8).astype(bool) if self._valid else np.empty(0, dtype=bool)
+        return _ScoreColumns(value=value, valid=valid, items=self.items, invalid=self.invalid,
+                             failed_judge=self.failed_judge, no_answer=self.no_answer)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What the summary reads from the results, in one pass (RubricTask._columns); rows are items, in order."""
+
+    llm_ran: bool
+    llm: dict[str, _ScoreColumns]
+    """Model -> its LLM judge scores (kept when the task has an LLM judge, whether or not it ran)."""
+    checks: dict[str, CheckColumns]
+    """Model -> its answers' check results (when the task has a check judge)."""
+    calls: JudgeCallTally
+    """The LLM judge's calls (the check judge's are not counted)."""
