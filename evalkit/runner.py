@@ -757,7 +757,7 @@ def prepare(suite: SuiteSpec, config: ProjectConfig, options: RunOptions,
     """Resolve models and validate everything that can fail before a single call is made.
 
     The judge model follows the task's `judge_requirement`: none for `none`; for `optional` (e.g. a check judge
-    beside an LLM judge) only one that is named or reachable (MISTRAL_API_KEY), never the embedded fallback;
+    beside an LLM judge) only one that is named or reachable (config.judge_name), never the embedded fallback;
     for `required` the usual chain down to the embedded model.
     """
     suite = apply_overrides(suite, data_overrides(config))  # `[data]` of evalkit.toml (idempotent)

@@ -1,7 +1,7 @@
-"""Judged tasks summarised from a stored run: pairwise_judge over a few thousand synthetic results read from
-JSONL files (as a run directory holds them) reads the results once and gives the summary the pre-streaming
-implementation gave on the same data; rubric_judge (still a pass per model) is held to its saved summary too
-(test_pairwise_streaming_expected.json, test_rubric_streaming_expected.json beside this file)."""
+"""Judged tasks summarised from a stored run: pairwise_judge and rubric_judge, each over a few thousand synthetic
+results read from JSONL files (as a run directory holds them), read the results once and give the summary the
+pre-streaming implementation gave on the same data (test_pairwise_streaming_expected.json,
+test_rubric_streaming_expected.json beside this file)."""
 
 from __future__ import annotations
 
@@ -219,6 +219,7 @@ def test_rubric_summary_matches_the_saved_summary(tmp_path: Path) -> None:
     samples = synthetic_samples()
     samples_file, results_file = _on_disk(tmp_path, samples, rubric_results(samples))
     summary = rubric_task().summarize(samples_file, results_file, summary_context())
+    assert results_file.passes == 1 and samples_file.passes <= 1
     assert _as_saved(summary) == _expected(RUBRIC_EXPECTED)
     by_model = {m: {v.name: v for v in values} for m, values in summary.metrics.items()}
     metric = rubric_task().metric
