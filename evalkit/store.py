@@ -48,6 +48,10 @@ GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 SEQUENTIAL_FILE = "sequential.json"
+RESULTS_JSON = "results.json"
+"""The report's machine-readable document (docs/results-schema.md), read by gates, history and analysis."""
+READABLE_RESULTS_VERSIONS = ("1",)
+"""results.json schema versions this evalkit reads."""
 
 FLUSH_INTERVAL_S = 0.2
 """Records appended without a flush (results.jsonl) reach the file at most this long after (and at close)."""
@@ -78,6 +82,33 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """`path` itself when it is a run directory, else every run directory below it (sorted by path)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory")
+    if (path / RUN_FILE).is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{path}: not a run directory or a folder of run directories")
+    return sorted(Path(folder) for folder, _, files in os.walk(path)
+                  if RUN_FILE in files and os.path.isfile(os.path.join(folder, RUN_FILE)))
+
+
+def read_results_json(file: Path) -> dict[str, Any]:
+    """A run's results.json document; DataError naming the file when it is not JSON or of a schema version
+    this evalkit does not read (a missing file raises FileNotFoundError: callers say what that means)."""
+    try:
+        doc = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{file}: not valid JSON ({exc})") from None
+    version = str(doc.get("schema_version")) if isinstance(doc, dict) else None
+    if version not in READABLE_RESULTS_VERSIONS:
+        raise DataError(f"{file}: schema_version {version!r} is not one this evalkit reads "
+                        f"({', '.join(READABLE_RESULTS_VERSIONS)})")
+    return doc
 
 
 class RecordFile(Records[R], Generic[R]):

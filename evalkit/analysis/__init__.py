@@ -27,7 +27,7 @@ from evalkit.analysis._frames import (
     prompt_sha256,
     wide_samples,
 )
-from evalkit.analysis._read import find_run_dirs
+from evalkit.store import find_run_dirs
 
 __all__ = [
     "COMPARISON_COLUMNS",

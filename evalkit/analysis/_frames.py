@@ -17,6 +17,7 @@ import pandas as pd
 
 from evalkit.analysis import _read
 from evalkit.records import RunInfo
+from evalkit.store import find_run_dirs
 
 STRING = pd.StringDtype("pyarrow")
 """Text columns: pandas strings held in Arrow buffers (a fraction of the memory of Python str objects)."""
@@ -93,7 +94,7 @@ def _concat(frames: list[pd.DataFrame], columns: Mapping[str, Any]) -> pd.DataFr
 
 def _each_run(path: Path | str, build: Callable[[_read.RunFiles], pd.DataFrame],
               columns: Mapping[str, Any]) -> pd.DataFrame:
-    return _concat([build(_read.read_run_files(d)) for d in _read.find_run_dirs(Path(path))], columns)
+    return _concat([build(_read.read_run_files(d)) for d in find_run_dirs(Path(path))], columns)
 
 
 def _model_names(info: RunInfo) -> list[str]:
@@ -156,7 +157,7 @@ def load_runs(path: Path | str) -> pd.DataFrame:
     `path` is a run directory or a folder holding run directories (searched recursively). Model metadata
     (`metadata:` of a model definition, e.g. learning_rate, checkpoint step) becomes `meta.<key>` columns.
     """
-    frames = [_run_rows(_read.read_run_files(d)) for d in _read.find_run_dirs(Path(path))]
+    frames = [_run_rows(_read.read_run_files(d)) for d in find_run_dirs(Path(path))]
     if not frames:
         return _conform([], RUN_COLUMNS)
     df = pd.concat(frames, ignore_index=True)

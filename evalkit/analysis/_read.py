@@ -19,17 +19,17 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import ValidationError
 
 from evalkit.errors import DataError
 from evalkit.records import RunInfo
-
-RUN_FILE = "run.json"
-RESULTS_JSON = "results.json"
-SAMPLES_FILE = "samples.jsonl"
-GENERATIONS_FILE = "generations.jsonl"
-RESULTS_FILE = "results.jsonl"
-READABLE_SCHEMA_VERSIONS = ("1",)
+from evalkit.store import (
+    GENERATIONS_FILE,
+    RESULTS_FILE,
+    RESULTS_JSON,
+    SAMPLES_FILE,
+    RunStore,
+    read_results_json,
+)
 
 _CHUNK = 8192
 """Rows gathered as Python objects before they become Arrow arrays (bounds the transient memory)."""
@@ -45,39 +45,11 @@ class RunFiles:
     """results.json (docs/results-schema.md), None when the run never wrote one."""
 
 
-def find_run_dirs(path: Path) -> list[Path]:
-    """`path` itself when it is a run directory, else every run directory below it (sorted by path)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or directory")
-    if (path / RUN_FILE).is_file():
-        return [path]
-    if not path.is_dir():
-        raise DataError(f"{path}: not a run directory or a folder of run directories")
-    return sorted(p.parent for p in path.rglob(RUN_FILE) if p.is_file())
-
-
 def read_run_files(run_dir: Path) -> RunFiles:
     """run.json (validated as RunInfo) and results.json (when present, of a known schema version)."""
-    file = run_dir / RUN_FILE
-    try:
-        info = RunInfo.model_validate_json(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{run_dir}: not an evalkit run directory (no {RUN_FILE})") from None
-    except ValidationError as exc:
-        raise DataError(f"{file}: not a valid run file: {exc.errors()[0]['msg']}") from None
-    results = None
+    info = RunStore(run_dir).read_info()
     rfile = run_dir / RESULTS_JSON
-    if rfile.is_file():
-        try:
-            results = json.loads(rfile.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{rfile}: not valid JSON ({exc})") from None
-        version = str(results.get("schema_version")) if isinstance(results, dict) else None
-        if version not in READABLE_SCHEMA_VERSIONS:
-            raise DataError(f"{rfile}: schema_version {version!r} is not one this evalkit reads "
-                            f"({', '.join(READABLE_SCHEMA_VERSIONS)})")
-    return RunFiles(path=run_dir, info=info, results=results)
+    return RunFiles(path=run_dir, info=info, results=read_results_json(rfile) if rfile.is_file() else None)
 
 
 def _lines(path: Path, *, tolerate_torn_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:

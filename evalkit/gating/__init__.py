@@ -65,7 +65,7 @@ def load_gates(suite_gates: object, suite_path: Path | None, config_path: Path |
 
 def check_rule_models(gates: LoadedGates, models: Sequence[str], baseline: bool) -> None:
     """Before a run: every model a rule names must be among `--models` (metrics are checked after the run)."""
-    from evalkit.gating._data import did_you_mean
+    from evalkit.user_errors import did_you_mean
 
     for sr in gates.rules:
         for ref in sr.rule.refs:
@@ -73,8 +73,9 @@ def check_rule_models(gates: LoadedGates, models: Sequence[str], baseline: bool)
                 raise ConfigError(f"{sr.source}: rule '{sr.rule.text}': '{ref.label}' reads the baseline run; "
                                   "pass --baseline RUN_DIR")
             if ref.model not in models:
+                hint = did_you_mean(ref.model, list(models), cutoff=0.5)
                 raise ConfigError(f"{sr.source}: rule '{sr.rule.text}': unknown model '{ref.model}'; the run's "
-                                  f"models are {', '.join(models)}.{did_you_mean(ref.model, list(models))}")
+                                  f"models are {', '.join(models)}.{hint}")
 
 
 def run_gate(run_dir: Path, *, baseline_dir: Path | None = None, rules_file: Path | None = None,

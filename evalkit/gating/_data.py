@@ -3,7 +3,6 @@ data when a paired difference has to be computed afresh. Nothing here calls a mo
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,13 +11,19 @@ from typing import Any
 
 from evalkit.errors import ConfigError, DataError, EvalkitError
 from evalkit.records import RunResult
-from evalkit.store import RUN_FILE, SUITE_FILE, RunStore
+from evalkit.store import (
+    RESULTS_JSON,
+    RUN_FILE,
+    SUITE_FILE,
+    RunStore,
+    read_results_json,
+)
 from evalkit.suite import SuiteSpec
+from evalkit.user_errors import did_you_mean
 
 __all__ = ["RESULTS_FILE", "IncompleteRun", "RunData", "did_you_mean"]
 
-RESULTS_FILE = "results.json"
-_SCHEMA_VERSIONS = ("1",)
+RESULTS_FILE = RESULTS_JSON
 
 
 class IncompleteRun(EvalkitError):
@@ -32,12 +37,6 @@ def _run_status(path: Path) -> str | None:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     return str(info.get("status")) if isinstance(info, dict) and info.get("status") else None
-
-
-def did_you_mean(name: str, known: list[str]) -> str:
-    """` Did you mean: a, b?` for close names, else an empty string."""
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 @dataclass
@@ -63,14 +62,7 @@ class RunData:
                                     f"to resume it")
             raise DataError(f"{file}: missing; is {path} an evalkit run directory that finished? "
                             f"(`evalkit report {path}` re-renders it from the stored results)")
-        try:
-            doc = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{file}: not valid JSON ({exc})") from None
-        version = str(doc.get("schema_version")) if isinstance(doc, dict) else None
-        if version not in _SCHEMA_VERSIONS:
-            raise DataError(f"{file}: schema_version {version!r} is not one this evalkit reads "
-                            f"({', '.join(_SCHEMA_VERSIONS)})")
+        doc = read_results_json(file)
         if status is not None and status != "complete" and isinstance(doc.get("run"), dict):
             # Either file saying the run did not complete is enough: run.json is written last, and results.json
             # may come from `evalkit report` re-rendering an unfinished run.
@@ -119,7 +111,7 @@ class RunData:
     def check_model(self, model: str, where: str) -> None:
         """ConfigError with close names when the run has no model `model`."""
         if model not in self.models:
-            hint = did_you_mean(model, self.models)
+            hint = did_you_mean(model, self.models, cutoff=0.5)
             raise ConfigError(f"{where}: unknown model '{model}': run {self.path.name} has "
                               f"{', '.join(self.models)}.{hint}")
 
@@ -129,7 +121,7 @@ class RunData:
         if name not in self.metrics(model):
             known = sorted(self.metrics(model))
             raise ConfigError(f"{where}: unknown metric '{name}' for model '{model}' in run {self.path.name}; "
-                              f"known: {', '.join(known)}.{did_you_mean(name, known)}")
+                              f"known: {', '.join(known)}.{did_you_mean(name, known, cutoff=0.5)}")
 
     # --- per-item data ----------------------------------------------------------------------------------
 

@@ -18,15 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from evalkit.store import (
+    RESULTS_JSON,
+    RUN_FILE,
+    RunStore,
+    find_run_dirs,
+    read_results_json,
+    write_atomic,
+)
 
-from evalkit.errors import DataError
-from evalkit.records import RunInfo
-from evalkit.store import RUN_FILE, write_atomic
-
-RESULTS_JSON = "results.json"
-READABLE_SCHEMA_VERSIONS = ("1",)
-"""results.json schema versions this module reads (as evalkit.analysis does)."""
 CACHE_FILE = ".evalkit-runs.json"
 """What list_runs read from each run, kept at the top of the folder listed (see the module docstring)."""
 _CACHE_VERSION = 1
@@ -91,8 +91,8 @@ def headline_metric(results: Mapping[str, Any], reference: str, wanted: str | No
         return wanted if any(name == wanted for _, name, _ in _metric_rows(results)) else None
     for model, name, row in _metric_rows(results):
         value = row.get("value")
-        if (model == reference and row.get("kind") == "task" and isinstance(value, (int, float))
-                and not isinstance(value, bool) and not math.isnan(value) and isinstance(row.get("higher_is_better"), bool)):
+        if (model == reference and row.get("kind") == "task" and _num(value) is not None
+                and isinstance(row.get("higher_is_better"), bool)):
             return name
     return None
 
@@ -105,13 +105,7 @@ def _utc_iso(text: str) -> str:
 
 def _read(run_dir: Path) -> dict[str, Any]:
     """What an entry needs from one run: a few fields of run.json, and of results.json when there is one."""
-    file = run_dir / RUN_FILE
-    try:
-        info = RunInfo.model_validate_json(file.read_bytes())
-    except FileNotFoundError:
-        raise DataError(f"{run_dir}: not an evalkit run directory (no {RUN_FILE})") from None
-    except ValidationError as exc:
-        raise DataError(f"{file}: not a valid run file: {exc.errors()[0]['msg']}") from None
+    info = RunStore(run_dir).read_info()
     out: dict[str, Any] = {
         "run_id": info.run_id, "suite": info.suite, "task": info.task, "status": info.status,
         "started_at": _utc_iso(info.started_at), "reference": info.reference,
@@ -121,14 +115,7 @@ def _read(run_dir: Path) -> dict[str, Any]:
     }
     rfile = run_dir / RESULTS_JSON
     if rfile.is_file():
-        try:
-            results = json.loads(rfile.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{rfile}: not valid JSON ({exc})") from None
-        version = str(results.get("schema_version")) if isinstance(results, dict) else None
-        if version not in READABLE_SCHEMA_VERSIONS:
-            raise DataError(f"{rfile}: schema_version {version!r} is not one this evalkit reads "
-                            f"({', '.join(READABLE_SCHEMA_VERSIONS)})")
+        results = read_results_json(rfile)
         keep = ("value", "ci_low", "ci_high", "higher_is_better", "kind")
         out["results"] = {
             "run": {"model_order": results.get("run", {}).get("model_order")},
@@ -169,21 +156,6 @@ def _entry(run_dir: Path, run: Mapping[str, Any], metric: str | None) -> RunEntr
                     higher_is_better=directions[0] if directions else None, models=tuple(models))
 
 
-def _run_dirs(path: Path) -> list[Path]:
-    """`path` itself when it is a run directory, else every run directory below it (sorted by path)."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file or directory")
-    if (path / RUN_FILE).is_file():
-        return [path]
-    if not path.is_dir():
-        raise DataError(f"{path}: not a run directory or a folder of run directories")
-    found = []
-    for folder, _, files in os.walk(path):
-        if RUN_FILE in files and os.path.isfile(os.path.join(folder, RUN_FILE)):
-            found.append(Path(folder))
-    return sorted(found)
-
-
 def _stamp(run_dir: Path) -> list[int]:
     """Size and modification time (ns) of run.json and results.json (zeros for a missing one)."""
     out = []
@@ -212,7 +184,7 @@ def list_runs(path: Path | str, metric: str | None = None) -> list[RunEntry]:
     A folder of runs keeps what was read in its `.evalkit-runs.json`, so only runs whose run.json or
     results.json changed since are read again; a run directory given itself is always read."""
     path = Path(path)
-    dirs = _run_dirs(path)
+    dirs = find_run_dirs(path)
     folder = path.is_dir() and not (path / RUN_FILE).is_file()
     cache_path = path / CACHE_FILE
     cached = _load_cache(cache_path) if folder else {}
