@@ -192,19 +192,9 @@ def paired_bootstrap_many(statistics: Callable[..., Mapping[str, Any]], *arrays:
         else:
             per_row = [dict(statistics(*(a[r] for a in parts))) for r in range(rows)]
             raw = {k: [row[k] for row in per_row] for k in per_row[0]}
-        out = {}
-        for k, v in raw.items():
-            arr = np.asarray(v, dtype=float).reshape(-1)
-            if arr.shape != (rows,):
-                raise ValueError(f"a vectorized statistic must return one value per resample row. "
-                                 f"Got shape {arr.shape} for {rows} rows (statistic {k!r}).")
-            out[k] = arr
-        return out
+        return _per_row(raw, rows, "a vectorized statistic must return one value per resample row")
 
-    estimates = evaluate([a[np.newaxis, :] for a in data], 1)
-    for k, v in estimates.items():
-        if not np.isfinite(v[0]):
-            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
+    estimates = _finite_estimates(evaluate([a[np.newaxis, :] for a in data], 1))
 
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK_CELLS // n)
@@ -218,6 +208,25 @@ def paired_bootstrap_many(statistics: Callable[..., Mapping[str, Any]], *arrays:
             values[k][start:stop] = v
 
     return _percentile_results(estimates, values, n, n_resamples, confidence, null_value)
+
+
+def _per_row(raw: Mapping[str, Any], rows: int, rule: str) -> dict[str, np.ndarray]:
+    """Each statistic's values as a float array of one value per resample row; ValueError stating `rule`."""
+    out = {}
+    for k, v in dict(raw).items():
+        arr = np.asarray(v, dtype=float).reshape(-1)
+        if arr.shape != (rows,):
+            raise ValueError(f"{rule}. Got shape {arr.shape} for {rows} rows (statistic {k!r}).")
+        out[k] = arr
+    return out
+
+
+def _finite_estimates(estimates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`estimates` (one row: the statistics on the data itself), once each is known to be finite."""
+    for k, v in estimates.items():
+        if not np.isfinite(v[0]):
+            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
+    return estimates
 
 
 def _percentile_results(estimates: Mapping[str, np.ndarray], values: Mapping[str, np.ndarray], n: int,
@@ -262,19 +271,9 @@ def paired_bootstrap_weights(statistics: Callable[[np.ndarray], Mapping[str, Any
     _check_positive_int("n", n)
 
     def evaluate(weights: np.ndarray) -> dict[str, np.ndarray]:
-        out = {}
-        for k, v in dict(statistics(weights)).items():
-            arr = np.asarray(v, dtype=float).reshape(-1)
-            if arr.shape != (weights.shape[0],):
-                raise ValueError(f"statistics must return one value per row of weights. Got shape {arr.shape} "
-                                 f"for {weights.shape[0]} rows (statistic {k!r}).")
-            out[k] = arr
-        return out
+        return _per_row(statistics(weights), weights.shape[0], "statistics must return one value per row of weights")
 
-    estimates = evaluate(np.ones((1, n), dtype=np.int64))
-    for k, v in estimates.items():
-        if not np.isfinite(v[0]):
-            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
+    estimates = _finite_estimates(evaluate(np.ones((1, n), dtype=np.int64)))
     rng = np.random.default_rng(seed)
     # Half paired_bootstrap_many's chunk: weights need the indices, their counts and a cumulative sum at once.
     # The draws are the same (numpy draws the same numbers whatever the shape they are asked in).
@@ -350,19 +349,9 @@ def bootstrap_counts(statistics: Callable[[np.ndarray], Mapping[str, Any]], code
     counts = np.bincount(c, minlength=n_cells)
 
     def evaluate(rows: np.ndarray) -> dict[str, np.ndarray]:
-        out = {}
-        for k, v in dict(statistics(rows)).items():
-            arr = np.asarray(v, dtype=float).reshape(-1)
-            if arr.shape != (rows.shape[0],):
-                raise ValueError(f"statistics must return one value per row of counts. Got shape {arr.shape} for "
-                                 f"{rows.shape[0]} rows (statistic {k!r}).")
-            out[k] = arr
-        return out
+        return _per_row(statistics(rows), rows.shape[0], "statistics must return one value per row of counts")
 
-    estimates = evaluate(counts[np.newaxis, :])
-    for k, v in estimates.items():
-        if not np.isfinite(v[0]):
-            raise ValueError(f"statistic {k!r} must be finite on the data. Got {v[0]!r}.")
+    estimates = _finite_estimates(evaluate(counts[np.newaxis, :]))
     rng = np.random.default_rng(seed)
     chunk = max(1, COUNTS_BUDGET // n_cells)
     values = {k: np.empty(n_resamples, dtype=float) for k in estimates}
