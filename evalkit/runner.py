@@ -447,8 +447,6 @@ class Runner:
         run_dir = new_run_dir(opts.out_dir, self.suite.name)
         os.replace(staged.path, run_dir / SAMPLES_FILE)
         self.store = store = RunStore(run_dir)
-        for m in pool.all:
-            m.provider.log_into(run_dir)  # a library's own log, beside the run it belongs to
         self.info = RunInfo(run_id=run_dir.name, suite=self.suite.name, suite_path=str(self.suite.path),
                             task=self.suite.task, description=self.suite.description,
                             models=tuple(s.public_dict() for s in self.specs), reference=self.reference,
@@ -461,6 +459,9 @@ class Runner:
         store.write_json(SUITE_FILE, self.suite.model_dump(mode="json"))
         names = tuple(s.name for s in self.specs)
         try:
+            # Inside the try, so that its finally always points the logs back.
+            for m in pool.all:
+                m.provider.log_into(run_dir)  # a library's own log, beside the run it belongs to
             samples = store.samples()
             if self.executor.local:
                 # Only models that will make calls need loading; a run served from the cache stays instant. An
